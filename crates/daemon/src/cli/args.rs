@@ -1,0 +1,189 @@
+//! The command line, as DESIGN.md §7.1 fixes it. Parsing only; each subcommand's work lives in
+//! its own module of `cli/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// mailcast: a fast mailing-list server (LMTP in, SMTP out, Mailman 3 compatible).
+#[derive(Debug, Parser)]
+#[command(name = "mailcast", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file (default: $MAILCAST_CONFIG, then ./mailcast.toml, then built-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: LMTP server, Maildir reader, runners, outbound delivery, /metrics.
+    Serve,
+    /// Manage domains (mail hosts).
+    #[command(subcommand)]
+    Domains(DomainsCommand),
+    /// Manage mailing lists.
+    #[command(subcommand)]
+    Lists(ListsCommand),
+    /// Manage members, owners and moderators of a list.
+    #[command(subcommand)]
+    Members(MembersCommand),
+    /// Deliver one message from standard input to a list address (for MTA pipe delivery).
+    ///
+    /// Exit codes follow sysexits.h: 0 accepted, 65 unparseable message, 67 unknown list
+    /// address, 75 temporary failure (the MTA retries), 77 refused by list policy.
+    Inject(InjectArgs),
+    /// Write the MTA's files under var/data (and run postmap for Postfix).
+    Mta(MtaArgs),
+    /// Inspect and repair the spool.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+    /// Moderate held posts.
+    #[command(subcommand)]
+    Held(HeldCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainsCommand {
+    /// Add a domain.
+    Add {
+        /// The mail host, e.g. lists.example.org.
+        domain: String,
+        /// A fictitious alias domain for Postfix virtual alias domains (Mailman 3's alias_domain).
+        #[arg(long)]
+        alias_domain: Option<String>,
+        /// A description.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Remove a domain (refused while it has lists, unless --force removes them too).
+    Remove {
+        domain: String,
+        /// Also remove the domain's lists and their members.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the domains.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ListsCommand {
+    /// Create a list; its address is its identity (name@domain).
+    Create { address: String },
+    /// Remove a list with its members and held posts.
+    Remove { address: String },
+    /// List the lists.
+    List {
+        /// Only the lists of this domain.
+        #[arg(long)]
+        domain: Option<String>,
+    },
+    /// Show a list's settings (Mailman 3 attribute names) and state.
+    Show { address: String },
+    /// Change settings: KEY=VALUE with Mailman 3 attribute names.
+    Set {
+        address: String,
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    Member,
+    Owner,
+    Moderator,
+    Nonmember,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MembersCommand {
+    /// Subscribe addresses (idempotent). Reads `addr`, `Name <addr>` lines from --file or - (stdin).
+    Add {
+        list: String,
+        addresses: Vec<String>,
+        /// A file with one address per line; `-` reads standard input.
+        #[arg(long, short = 'f', value_name = "FILE")]
+        file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "member")]
+        role: RoleArg,
+        /// Import the valid lines even if some are malformed (default: refuse the whole import).
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Unsubscribe addresses.
+    Remove {
+        list: String,
+        #[arg(required = true)]
+        addresses: Vec<String>,
+        #[arg(long, value_enum, default_value = "member")]
+        role: RoleArg,
+    },
+    /// List members.
+    List {
+        list: String,
+        /// Only this role (default: all roles).
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InjectArgs {
+    /// The recipient list address (any of its sub-addresses too).
+    pub list_address: String,
+    /// Envelope sender (default: $SENDER as set by Postfix local(8), else the From: header).
+    #[arg(long, short = 'f')]
+    pub sender: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MtaArgs {
+    /// Which MTA's files to write.
+    #[arg(value_enum, default_value = "postfix")]
+    pub mta: MtaKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MtaKind {
+    Postfix,
+    Exim,
+    Sendmail,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Count entries per stage, or list the entries of one stage.
+    List { stage: Option<String> },
+    /// Show one entry's envelope and headers.
+    Show {
+        id: String,
+        /// Print the whole message.
+        #[arg(long)]
+        body: bool,
+    },
+    /// Move a shunted (or held, deferred) entry back to where it failed, to be tried again now.
+    Retry { id: String },
+    /// Delete an entry for good.
+    Delete { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HeldCommand {
+    /// List the posts held for moderation.
+    List { list: String },
+    /// Approve a held post: it continues down the pipeline.
+    Approve { list: String, id: u64 },
+    /// Reject a held post: the sender gets a notice with the reasons.
+    Reject {
+        list: String,
+        id: u64,
+        /// Text added to the notice.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Discard a held post silently.
+    Discard { list: String, id: u64 },
+}

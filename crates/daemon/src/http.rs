@@ -1,0 +1,66 @@
+//! The HTTP endpoint on `[rest] listen`: Prometheus `/metrics` for now (the REST API joins it
+//! in a later issue). Queue depths are sampled into gauges every few seconds.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use mailcast_spool::Spool;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How often queue depths are sampled.
+const DEPTH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Installs the process-wide metrics recorder (once) and returns the handle that renders it.
+pub fn install_metrics() -> PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first; the handle still renders ours.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Binds `addr` and serves `/metrics` until `shutdown`.
+pub async fn spawn(
+    addr: SocketAddr,
+    prometheus: PrometheusHandle,
+    spool: Spool,
+    shutdown: CancellationToken,
+) -> anyhow::Result<JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
+    let render = prometheus.clone();
+    let app = Router::new().route("/metrics", get(move || std::future::ready(render.render())));
+    let sampler = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(DEPTH_INTERVAL);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = shutdown.cancelled() => return,
+                }
+                let spool = spool.clone();
+                if let Ok(Ok(counts)) = tokio::task::spawn_blocking(move || spool.counts()).await {
+                    for (stage, n) in counts {
+                        metrics::gauge!("mailcast_queue_depth", "stage" => stage.as_str()).set(n as f64);
+                    }
+                }
+            }
+        })
+    };
+    Ok(tokio::spawn(async move {
+        let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
+        let _ = sampler.await;
+    }))
+}

@@ -1,0 +1,19 @@
+//! mailcast, the daemon and the command line.
+//!
+//! The binary (`main.rs`) only parses arguments and reports errors; everything else is here so
+//! that tests and benchmarks can drive it. Modules follow the mail's path:
+//! [`inbound`] (LMTP, inject, Maildir) → spool → [`runner`] (pipeline, moderation, delivery) →
+//! outbound SMTP; beside them [`cli`], [`config`], [`directory`] (the in-memory view of lists),
+//! [`posting`] (pipeline inputs), [`mta`] (the MTA's files) and [`http`] (`/metrics`).
+
+pub mod cli;
+pub mod config;
+pub mod directory;
+pub mod http;
+pub mod ids;
+pub mod inbound;
+pub mod logging;
+pub mod mta;
+pub mod posting;
+pub mod runner;
+pub mod serve;

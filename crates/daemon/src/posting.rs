@@ -1,0 +1,120 @@
+//! What the posting rules need, gathered once and cached: the pipeline's `ListContext` for
+//! each list and the `SenderFacts` of each sender, both valid for one directory change counter.
+//!
+//! The LMTP server evaluates the posting chain at the end of data (to refuse early) and the
+//! incoming runner evaluates it again; both come here. A `ListContext` compiles the list's
+//! patterns and templates, so it is built once per list per change. Sender facts cost one
+//! indexed query per post; they are cached per (list, address) until the counter moves, which
+//! is what makes a burst of posts from one sender cheap. Nothing here decides anything: the
+//! pipeline does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use mailcast_model::{EmailAddress, ListAddress, MemberRole};
+use mailcast_pipeline::context::{ListContext, SenderFacts, SiteFacts};
+use mailcast_store::Store;
+
+use crate::directory::ListInfo;
+
+/// The site facts from the configuration.
+pub fn site_facts(settings: &crate::config::Settings) -> SiteFacts {
+    SiteFacts { site_email: settings.site_owner.clone(), ..SiteFacts::default() }
+}
+
+/// Cached entries beyond this count are dropped wholesale (a crude but bounded cache).
+const MAX_CACHED_FACTS: usize = 100_000;
+
+/// Builds and caches pipeline inputs.
+pub struct Posting {
+    store: Store,
+    site: SiteFacts,
+    contexts: Mutex<HashMap<ListAddress, (i64, Arc<ListContext>)>>,
+    facts: Mutex<(i64, HashMap<(ListAddress, String), SenderFacts>)>,
+}
+
+impl Posting {
+    /// A cache over `store` with the site facts every list shares.
+    pub fn new(store: Store, site: SiteFacts) -> Posting {
+        Posting {
+            store,
+            site,
+            contexts: Mutex::new(HashMap::new()),
+            facts: Mutex::new((-1, HashMap::new())),
+        }
+    }
+
+    /// The site facts.
+    pub fn site(&self) -> &SiteFacts {
+        &self.site
+    }
+
+    /// The pipeline context of a list at directory change counter `counter`.
+    pub fn context(&self, list: &ListInfo, counter: i64) -> Arc<ListContext> {
+        let mut map = self.contexts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, ctx)) = map.get(&list.address)
+            && *at == counter
+        {
+            return ctx.clone();
+        }
+        let ctx = ListContext::new(list.address.clone(), list.settings.clone(), self.site.clone());
+        for problem in ctx.problems() {
+            tracing::warn!(list = %list.address, %problem, "ignoring a bad list setting");
+        }
+        let ctx = Arc::new(ctx);
+        map.insert(list.address.clone(), (counter, ctx.clone()));
+        ctx
+    }
+
+    /// The facts about each of `senders` on `list`. Unknown or unparseable addresses become
+    /// unknown non-members.
+    pub async fn sender_facts(&self, list: &ListAddress, senders: &[String], counter: i64) -> anyhow::Result<Vec<SenderFacts>> {
+        let mut out: Vec<Option<SenderFacts>> = Vec::with_capacity(senders.len());
+        let mut missing: Vec<EmailAddress> = Vec::new();
+        {
+            let mut cache = self.facts.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.0 != counter || cache.1.len() > MAX_CACHED_FACTS {
+                *cache = (counter, HashMap::new());
+            }
+            for s in senders {
+                let hit = cache.1.get(&(list.clone(), s.clone())).cloned();
+                if hit.is_none()
+                    && let Ok(a) = EmailAddress::parse(s)
+                {
+                    missing.push(a);
+                }
+                out.push(hit);
+            }
+        }
+        if !missing.is_empty() {
+            let found = self.store.sender_facts(list, &missing).await?;
+            let mut cache = self.facts.lock().unwrap_or_else(|p| p.into_inner());
+            for f in found {
+                let facts = convert(&f);
+                if cache.0 == counter {
+                    cache.1.insert((list.clone(), facts.address.clone()), facts.clone());
+                }
+                for (slot, s) in out.iter_mut().zip(senders) {
+                    if slot.is_none() && s.eq_ignore_ascii_case(&facts.address) {
+                        *slot = Some(facts.clone());
+                    }
+                }
+            }
+        }
+        Ok(out
+            .into_iter()
+            .zip(senders)
+            .map(|(f, s)| f.unwrap_or_else(|| SenderFacts::unknown(s)))
+            .collect())
+    }
+}
+
+fn convert(f: &mailcast_store::SenderFacts) -> SenderFacts {
+    SenderFacts {
+        address: f.address.as_str().to_string(),
+        roles: f.roles.iter().map(|r| r.role).collect::<Vec<MemberRole>>(),
+        moderation_action: f.moderation_action(),
+        banned: f.banned,
+        member_of: Vec::new(),
+    }
+}

@@ -1,0 +1,233 @@
+//! A relay: the connections to one SMTP or LMTP server, pooled and bounded, and the two ways
+//! to deliver through them.
+//!
+//! - [`Relay::transaction`] runs one transaction on a pooled connection: the building block for
+//!   personalised and VERP delivery, where the daemon runs many one-recipient transactions
+//!   concurrently. It costs a semaphore permit, a pool lock and the outcome vector; buffers
+//!   belong to the connection and are reused.
+//! - [`Relay::deliver`] splits a recipient list into transactions of at most `max_recipients`
+//!   and runs them over up to `max_connections` connections at once (see `deliver`).
+//!
+//! Strategies, in one place: at most `max_connections` connections are open at any time, busy
+//! or idle (a permit is held while a connection is in use, and a new one is opened only when
+//! no idle one is left); the most recently used idle connection is reused first, after a
+//! non-blocking check that the server has not closed it; a connection is closed after
+//! `max_transactions_per_connection` transactions, after `idle_timeout` unused, and after any
+//! session failure; a transaction that failed on a *reused* connection before the end of data
+//! (a server that closed an idle connection under us) runs again once on a fresh connection,
+//! which cannot duplicate the message.
+//!
+//! Not here: retries with backoff, MX lookup, TLS and AUTH (seams: `Connection`).
+
+mod deliver;
+mod pool;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use tokio::sync::Semaphore;
+
+use crate::config::RelayConfig;
+use crate::connection::{Connection, Target};
+use crate::envelope::Envelope;
+use crate::outcome::RcptOutcome;
+use crate::protocol::SessionConfig;
+use pool::Pool;
+
+/// Counters of a relay since it was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayStats {
+    /// Connections opened (greeting and hello done).
+    pub connections_opened: u64,
+    /// Attempts to open a connection that failed (connect, greeting or hello).
+    pub connect_failures: u64,
+    /// Transactions started on a connection.
+    pub transactions: u64,
+    /// Transactions run again on a fresh connection because a pooled one had been closed.
+    pub retries: u64,
+    /// Idle connections in the pool now.
+    pub idle_connections: usize,
+}
+
+/// Pooled connections to one relay. Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct Relay {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: RelayConfig,
+    target: Target,
+    session: SessionConfig,
+    permits: Semaphore,
+    pool: Pool,
+    reaper_started: AtomicBool,
+    /// Whether the last attempt to open a connection failed (for logging outages once).
+    unreachable: AtomicBool,
+    connections_opened: AtomicU64,
+    connect_failures: AtomicU64,
+    transactions: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// The result of one transaction, and whether the relay could not be reached at all.
+struct Attempt {
+    outcomes: Vec<RcptOutcome>,
+    unreachable: bool,
+}
+
+impl Relay {
+    /// A relay with an empty pool; connections are opened on demand.
+    pub fn new(config: RelayConfig) -> Relay {
+        let inner = Inner {
+            target: config.target(),
+            session: config.session_config(),
+            permits: Semaphore::new(config.max_connections.max(1)),
+            pool: Pool::default(),
+            reaper_started: AtomicBool::new(false),
+            unreachable: AtomicBool::new(false),
+            connections_opened: AtomicU64::new(0),
+            connect_failures: AtomicU64::new(0),
+            transactions: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            config,
+        };
+        Relay {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The configuration the relay was made with.
+    pub fn config(&self) -> &RelayConfig {
+        &self.inner.config
+    }
+
+    /// Runs exactly one transaction on a pooled connection (opening one if none is idle) and
+    /// returns one outcome per recipient, in envelope order. Never fails: a relay that cannot
+    /// be reached defers every recipient.
+    pub async fn transaction(&self, envelope: &Envelope, body: &[u8]) -> Vec<RcptOutcome> {
+        self.attempt(&envelope.mail_from, &envelope.rcpts, body)
+            .await
+            .outcomes
+    }
+
+    /// Counters since the relay was made.
+    pub fn stats(&self) -> RelayStats {
+        let inner = &self.inner;
+        RelayStats {
+            connections_opened: inner.connections_opened.load(Ordering::Relaxed),
+            connect_failures: inner.connect_failures.load(Ordering::Relaxed),
+            transactions: inner.transactions.load(Ordering::Relaxed),
+            retries: inner.retries.load(Ordering::Relaxed),
+            idle_connections: inner.pool.len(),
+        }
+    }
+
+    /// Closes every idle connection politely (QUIT), for shutdown.
+    pub async fn close_idle(&self) {
+        for connection in self.inner.pool.drain() {
+            connection.quit().await;
+        }
+    }
+
+    async fn attempt(&self, mail_from: &str, rcpts: &[String], body: &[u8]) -> Attempt {
+        if rcpts.is_empty() {
+            return Attempt {
+                outcomes: Vec::new(),
+                unreachable: false,
+            };
+        }
+        let inner = &self.inner;
+        // The semaphore is never closed, so acquiring can only wait, not fail.
+        let _permit = inner
+            .permits
+            .acquire()
+            .await
+            .expect("relay semaphore is never closed");
+        let mut retried = false;
+        loop {
+            // A retry never takes another pooled connection: it may have gone stale the same way.
+            let pooled = if retried {
+                None
+            } else {
+                inner.pool.checkout(inner.config.idle_timeout)
+            };
+            let (mut connection, reused) = match pooled {
+                Some(connection) => (connection, true),
+                None => match self.open().await {
+                    Ok(connection) => (connection, false),
+                    Err(outcome) => {
+                        return Attempt {
+                            outcomes: vec![outcome; rcpts.len()],
+                            unreachable: true,
+                        };
+                    }
+                },
+            };
+            inner.transactions.fetch_add(1, Ordering::Relaxed);
+            match connection.send_parts(mail_from, rcpts, body).await {
+                Ok(outcomes) => {
+                    self.checkin(connection);
+                    return Attempt {
+                        outcomes,
+                        unreachable: false,
+                    };
+                }
+                Err(error) if reused && !retried && !error.may_have_delivered() => {
+                    tracing::debug!(relay = %inner.target, %error, "pooled connection failed; retrying on a new one");
+                    inner.retries.fetch_add(1, Ordering::Relaxed);
+                    retried = true;
+                }
+                Err(error) => {
+                    tracing::debug!(relay = %inner.target, %error, "session with the relay failed");
+                    return Attempt {
+                        outcomes: error.into_outcomes(),
+                        unreachable: false,
+                    };
+                }
+            }
+        }
+    }
+
+    /// Opens a connection; on failure, the outcome for every recipient that needed it.
+    async fn open(&self) -> Result<Connection, RcptOutcome> {
+        let inner = &self.inner;
+        let config = &inner.config;
+        match Connection::connect(&inner.target, inner.session.clone(), config.timeouts).await {
+            Ok(connection) => {
+                inner.connections_opened.fetch_add(1, Ordering::Relaxed);
+                if inner.unreachable.swap(false, Ordering::Relaxed) {
+                    tracing::info!(relay = %inner.target, "the relay can be reached again");
+                }
+                Ok(connection)
+            }
+            Err(error) => {
+                inner.connect_failures.fetch_add(1, Ordering::Relaxed);
+                // Logged once per outage; every deferred recipient carries the details.
+                if !inner.unreachable.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(relay = %inner.target, %error, "cannot open a session with the relay");
+                }
+                Err(error.unanswered_outcome())
+            }
+        }
+    }
+
+    /// Returns a connection after a transaction: to the pool, or closed.
+    fn checkin(&self, connection: Connection) {
+        let inner = &self.inner;
+        let config = &inner.config;
+        let worn_out = config.max_transactions_per_connection > 0
+            && connection.transactions() >= config.max_transactions_per_connection;
+        if !connection.is_usable() {
+            return;
+        }
+        if worn_out || config.idle_timeout.is_zero() {
+            tokio::spawn(connection.quit());
+            return;
+        }
+        inner.pool.put(connection);
+        if !inner.reaper_started.swap(true, Ordering::Relaxed) {
+            pool::spawn_reaper(Arc::downgrade(&self.inner));
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Intake fix-ups, done once when a message enters the spool (end of LMTP DATA, `mailcast
+//! inject`, the Maildir reader), exactly as Mailman 3's LMTP runner does them
+//! (mailman3.md §1.5):
+//!
+//! 1. a leading mbox `From ` line is dropped (Mailman keeps it apart as the Unix-From; ours is
+//!    the envelope, recorded in `X-MailFrom` and the spool metadata);
+//! 2. a missing `Message-ID` is added (the generated value is a parameter);
+//! 3. a bracketed `Message-ID` (`[x]` or `<[x]>`) is rewritten to `<x>`;
+//! 4. any `Message-ID-Hash` and `X-Message-ID-Hash` are removed and fresh ones appended;
+//! 5. `X-MailFrom: <envelope sender>` is appended.
+//!
+//! Appended fields go at the end of the header block in that order. The fix-ups need only the
+//! header section, so a shell that spilled a large body to disk passes just the header bytes
+//! ([`split_header_section`] finds them) and writes the body after the result. A message whose
+//! header section cannot be read is refused with [`IntakeError`] (`550 5.6.0`). This module does
+//! not look at the body and does no I/O.
+//!
+//! [`split_header_section`]: crate::header_block::split_header_section
+
+use mailcast_model::message_id::message_id_hash;
+
+use crate::Refusal;
+use crate::encoded_word::Value;
+use crate::header_block::{ParseError, split_header_section};
+use crate::message::Message;
+use crate::rewrite::Rewrite;
+
+/// Why a message was refused at intake.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntakeError {
+    /// The header section cannot be read at all.
+    #[error("message cannot be parsed: {0}")]
+    Unparseable(#[from] ParseError),
+}
+
+impl IntakeError {
+    /// The LMTP reply for this refusal (`mailcast inject` exits with EX_DATAERR instead).
+    pub fn refusal(&self) -> Refusal {
+        Refusal {
+            code: 550,
+            enhanced: "5.6.0",
+            text: format!(
+                "Message cannot be parsed: {}",
+                match self {
+                    IntakeError::Unparseable(e) => e,
+                }
+            ),
+        }
+    }
+}
+
+/// Applies the intake fix-ups to a header section (the bytes before the body, with or without
+/// the blank line that ends it) and returns the new header section, blank line included.
+///
+/// `generated_message_id` is used only when the message has no `Message-ID`; angle brackets
+/// are added if it has none.
+pub fn fix_headers(
+    header_section: &[u8],
+    envelope_sender: &str,
+    generated_message_id: &str,
+) -> Result<Vec<u8>, IntakeError> {
+    let section = strip_mbox_from_line(header_section);
+    let message = Message::parse(section)?;
+    if !message.body().is_empty() {
+        // The caller passed more than the header section; only headers are ours to return.
+        let end = split_header_section(section).unwrap_or(section.len());
+        return fix_headers(&section[..end], envelope_sender, generated_message_id);
+    }
+    let mut rewrite = Rewrite::new(&message);
+    let message_id = match message.message_id() {
+        Some(id) => {
+            let fixed = unbracket(&id);
+            if fixed != id {
+                rewrite.replace("Message-ID", Value::Raw(&fixed));
+            }
+            fixed
+        }
+        None => {
+            let generated = with_angle_brackets(generated_message_id);
+            rewrite.append("Message-ID", Value::Raw(&generated));
+            generated
+        }
+    };
+    let hash = message_id_hash(&message_id);
+    rewrite
+        .remove("Message-ID-Hash")
+        .remove("X-Message-ID-Hash")
+        .append("Message-ID-Hash", Value::Raw(&hash))
+        .append("X-Message-ID-Hash", Value::Raw(&hash))
+        .append("X-MailFrom", Value::Raw(envelope_sender));
+    Ok(rewrite.headers())
+}
+
+/// Applies the intake fix-ups to a whole message held in memory.
+pub fn fix_message(
+    raw: &[u8],
+    envelope_sender: &str,
+    generated_message_id: &str,
+) -> Result<Vec<u8>, IntakeError> {
+    let raw = strip_mbox_from_line(raw);
+    let split = split_header_section(raw).unwrap_or(raw.len());
+    let mut out = fix_headers(&raw[..split], envelope_sender, generated_message_id)?;
+    out.extend_from_slice(&raw[split..]);
+    Ok(out)
+}
+
+/// Mailman's fix for bracketed Message-IDs: `[x]`, `<[x]>` (and `<[x]`, `[x]>`) become `<x>`.
+fn unbracket(id: &str) -> String {
+    let trimmed = id.trim();
+    let inner = trimmed.strip_prefix('<').unwrap_or(trimmed);
+    let inner = inner.strip_suffix('>').unwrap_or(inner);
+    match inner.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+        Some(bare) => format!("<{bare}>"),
+        None => id.to_string(),
+    }
+}
+
+fn with_angle_brackets(id: &str) -> String {
+    let id = id.trim();
+    if id.starts_with('<') && id.ends_with('>') {
+        id.to_string()
+    } else {
+        format!("<{id}>")
+    }
+}
+
+/// Drops an mbox `From sender date` line at the very top (not a `From:` field).
+fn strip_mbox_from_line(raw: &[u8]) -> &[u8] {
+    let Some(rest) = raw.strip_prefix(b"From ") else {
+        return raw;
+    };
+    if rest.trim_ascii_start().starts_with(b":") {
+        return raw;
+    }
+    match raw.iter().position(|&b| b == b'\n') {
+        Some(i) => &raw[i + 1..],
+        None => raw,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixed(raw: &str, sender: &str) -> String {
+        String::from_utf8(
+            fix_message(raw.as_bytes(), sender, "generated.1@lists.example.com").unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn header<'a>(out: &'a str, name: &str) -> Vec<&'a str> {
+        out.split("\r\n\r\n")
+            .next()
+            .unwrap()
+            .split("\r\n")
+            .filter_map(|l| {
+                l.split_once(": ")
+                    .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v)
+            })
+            .collect()
+    }
+
+    // mailman3.md §2 test 1: the envelope sender is recorded.
+    #[test]
+    fn test_01_envelope_sender_is_recorded() {
+        let out = fixed(
+            "From: anne@example.com\r\nTo: test@example.com\r\nMessage-ID: <msg@example.com>\r\n\r\n",
+            "anne@example.com",
+        );
+        assert_eq!(header(&out, "X-MailFrom"), vec!["anne@example.com"]);
+    }
+
+    // Test 2: a missing Message-ID is supplied (the generated value, hashed).
+    #[test]
+    fn test_02_message_id_supplied_if_missing() {
+        let out = fixed(
+            "From: anne@example.com\r\nSubject: no id\r\n\r\n",
+            "anne@example.com",
+        );
+        assert_eq!(
+            header(&out, "Message-ID"),
+            vec!["<generated.1@lists.example.com>"]
+        );
+        let hash = message_id_hash("<generated.1@lists.example.com>");
+        assert_eq!(header(&out, "Message-ID-Hash"), vec![hash.as_str()]);
+    }
+
+    // Tests 3 and 4: bracketed Message-IDs are fixed in place.
+    #[test]
+    fn test_03_04_bogus_message_ids_are_fixed() {
+        for bogus in ["[bogus@example.com]", "<[bogus@example.com]>"] {
+            let out = fixed(
+                &format!("Message-ID: {bogus}\r\nSubject: x\r\n\r\n"),
+                "anne@example.com",
+            );
+            assert!(
+                out.starts_with("Message-ID: <bogus@example.com>\r\nSubject: x\r\n"),
+                "{out}"
+            );
+            assert_eq!(
+                header(&out, "Message-ID-Hash"),
+                vec![message_id_hash("<bogus@example.com>").as_str()]
+            );
+        }
+    }
+
+    // Test 5: the hash of <ant>.
+    #[test]
+    fn test_05_message_id_hash_is_added() {
+        let out = fixed(
+            "From: anne@example.com\r\nTo: test@example.com\r\nMessage-ID: <ant>\r\nSubject: s\r\n\r\n",
+            "anne@example.com",
+        );
+        assert_eq!(
+            header(&out, "Message-ID-Hash"),
+            vec!["MS6QLWERIJLGCRF44J7USBFDELMNT2BW"]
+        );
+        assert_eq!(
+            header(&out, "X-Message-ID-Hash"),
+            vec!["MS6QLWERIJLGCRF44J7USBFDELMNT2BW"]
+        );
+    }
+
+    // Test 6: an existing Message-ID-Hash is overwritten, leaving exactly one.
+    #[test]
+    fn test_06_original_message_id_hash_is_overwritten() {
+        let out = fixed(
+            "From: anne@example.com\r\nMessage-ID: <ant>\r\nMessage-ID-Hash: IGNOREME\r\nX-Message-ID-Hash: ME-TOO\r\n\r\n",
+            "anne@example.com",
+        );
+        assert_eq!(
+            header(&out, "Message-ID-Hash"),
+            vec!["MS6QLWERIJLGCRF44J7USBFDELMNT2BW"]
+        );
+        assert_eq!(
+            header(&out, "X-Message-ID-Hash"),
+            vec!["MS6QLWERIJLGCRF44J7USBFDELMNT2BW"]
+        );
+    }
+
+    // Test 11: the exact queued text.
+    #[test]
+    fn test_11_exact_queued_text() {
+        let out = fixed(
+            "From: anne.person@example.com\r\nTo: test@example.com\r\nSubject: An interesting message\r\nMessage-ID: <aardvark>\r\n\r\n",
+            "anne@example.com",
+        );
+        assert_eq!(
+            out,
+            "From: anne.person@example.com\r\n\
+To: test@example.com\r\n\
+Subject: An interesting message\r\n\
+Message-ID: <aardvark>\r\n\
+Message-ID-Hash: 75E2XSUXAFQGWANWEROVQ7JGYMNWHJBT\r\n\
+X-Message-ID-Hash: 75E2XSUXAFQGWANWEROVQ7JGYMNWHJBT\r\n\
+X-MailFrom: anne@example.com\r\n\
+\r\n"
+        );
+    }
+
+    // Test 19: raw 8-bit body bytes pass untouched and the Message-ID is preserved.
+    #[test]
+    fn test_19_non_utf8_body_is_accepted() {
+        let raw = b"From: anne@example.com\r\nTo: ant@example.com\r\nSubject: My subject\r\nMessage-ID: <alpha>\r\n\r\n\xa0\r\n";
+        let out = fix_message(raw, "anne@example.com", "unused@x").unwrap();
+        assert!(out.ends_with(b"\r\n\r\n\xa0\r\n"));
+        assert!(out.starts_with(b"From: anne@example.com\r\nTo: ant@example.com\r\nSubject: My subject\r\nMessage-ID: <alpha>\r\n"));
+    }
+
+    // Doctest D2 and D3: hashes of <badger> and <dog>, X-MailFrom last.
+    #[test]
+    fn doctest_d2_d3_hashes() {
+        for (id, hash, sender) in [
+            (
+                "<badger>",
+                "JYMZWSQ4IC2JPKK7ZUONRFRVC4ZYJGKJ",
+                "anne.person@example.com",
+            ),
+            (
+                "<dog>",
+                "4SKREUSPI62BHDMFBSOZ3BMXFETSQHNA",
+                "anne.person@example.com",
+            ),
+        ] {
+            let out = fixed(
+                &format!("From: anne.person@example.com\r\nMessage-ID: {id}\r\n\r\n"),
+                sender,
+            );
+            let tail = format!(
+                "Message-ID-Hash: {hash}\r\nX-Message-ID-Hash: {hash}\r\nX-MailFrom: {sender}\r\n\r\n"
+            );
+            assert!(out.ends_with(&tail), "{out}");
+        }
+    }
+
+    #[test]
+    fn header_section_alone_is_fixed_and_body_can_follow() {
+        let raw = b"Message-ID: <ant>\r\n\r\nbig body on disk\r\n";
+        let n = split_header_section(raw).unwrap();
+        let headers = fix_headers(&raw[..n], "a@example.com", "x").unwrap();
+        assert!(headers.ends_with(b"X-MailFrom: a@example.com\r\n\r\n"));
+        // Passing the whole message gives the same header section.
+        assert_eq!(fix_headers(raw, "a@example.com", "x").unwrap(), headers);
+    }
+
+    #[test]
+    fn mbox_from_line_is_dropped_but_a_from_field_is_kept() {
+        let out = fixed(
+            "From anne@example.com Mon Jan  1 00:00:00 2024\r\nFrom: anne@example.com\r\nMessage-ID: <a>\r\n\r\n",
+            "anne@example.com",
+        );
+        assert!(out.starts_with("From: anne@example.com\r\n"), "{out}");
+        let out = fixed(
+            "From : anne@example.com\r\nMessage-ID: <a>\r\n\r\n",
+            "anne@example.com",
+        );
+        assert!(out.starts_with("From : anne@example.com\r\n"), "{out}");
+    }
+
+    #[test]
+    fn unparseable_messages_are_refused_with_550_5_6_0() {
+        for raw in [
+            &b""[..],
+            b"\r\nno headers at all\r\n",
+            b"  continuation first: x\r\n\r\n",
+            b"Subject: ok\r\nnot a header line\r\n\r\nbody",
+            b"Subject: nul \0 here\r\n\r\n",
+        ] {
+            let err = fix_message(raw, "a@example.com", "x").unwrap_err();
+            let refusal = err.refusal();
+            assert_eq!((refusal.code, refusal.enhanced), (550, "5.6.0"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! Durable-commit benchmark, all parts in one run on the same disk:
+//!
+//! (a) the raw floor: append 4 KB records to one file, one fdatasync per batch of 16 / 64;
+//! (b) the spool's group commit with 1, 4 and 16 concurrent submitters of 4 KB messages
+//!     (median messages/s over several runs, p50/p99 submit-to-ack latency, and the rate at
+//!     which entries became visible in `incoming/`);
+//! (c) one file per message: write, fsync, rename, directory fsync;
+//! (d) the checkpoint's choice: syncfs() versus fsync of every touched file and directory.
+//!
+//! Run: `cargo bench -p mailcast-spool --bench commit` (data goes under the target directory,
+//! on the project's disk, never tmpfs; set SPOOL_BENCH_DIR to choose another place).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use mailcast_spool::{
+    CommitterOptions, Envelope, FaultInjector, Options, Spool, Stage, Submission,
+};
+
+const MESSAGE_SIZE: usize = 4096;
+const RUNS: usize = 3;
+
+fn main() {
+    let base = std::env::var_os("SPOOL_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/spool-bench"));
+    let _ = fs::remove_dir_all(&base);
+    fs::create_dir_all(&base).unwrap();
+    println!(
+        "spool commit benchmark in {} ({} B messages)",
+        base.display(),
+        MESSAGE_SIZE
+    );
+    let message = sample_message();
+    let parts = std::env::var("SPOOL_BENCH_PARTS").unwrap_or_else(|_| "abcd".into());
+
+    let floor16 = raw_floor(&base, &message, 16, 8192);
+    // (The floor is always measured: the other parts are reported against it.)
+    let floor64 = raw_floor(&base, &message, 64, 16384);
+    println!();
+    println!(
+        "{:<52} {:>10}",
+        "(a) raw floor: append + fdatasync per batch", "msg/s"
+    );
+    println!("{:<52} {:>10.0}", "    batch of 16", floor16);
+    println!("{:<52} {:>10.0}", "    batch of 64", floor64);
+
+    println!();
+    println!(
+        "{:<26} {:>10} {:>9} {:>9} {:>9} {:>11} {:>9}",
+        "(b) spool group commit", "msg/s", "p50 ms", "p99 ms", "/floor16", "visible/s", "msg/sync"
+    );
+    let mut configs = Vec::new();
+    if parts.contains('b') {
+        configs.extend([(1, true), (4, true), (16, true)]);
+    }
+    if parts.contains('x') {
+        configs.push((16, false));
+    }
+    for (submitters, fsync) in configs {
+        let per_thread = match submitters {
+            1 => 1500,
+            4 => 1500,
+            _ => 1000,
+        };
+        let mut runs: Vec<RunResult> = (0..RUNS)
+            .map(|run| {
+                group_commit(
+                    &base.join(format!("g{submitters}-{run}")),
+                    &message,
+                    submitters,
+                    per_thread,
+                    fsync,
+                )
+            })
+            .collect();
+        runs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+        let median = &runs[RUNS / 2];
+        println!(
+            "{:<26} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>11.0} {:>9.1}",
+            format!(
+                "    {submitters} submitter(s){}",
+                if fsync { "" } else { ", no fsync" }
+            ),
+            median.rate,
+            ms(median.p50),
+            ms(median.p99),
+            median.rate / floor16,
+            median.visible_rate,
+            median.mean_batch,
+        );
+    }
+
+    if !parts.contains('c') {
+        return;
+    }
+    let per_file = file_per_message(&base.join("files"), &message, 600);
+    println!();
+    println!(
+        "{:<52} {:>10}",
+        "(c) one file per message (fsync+rename+dir fsync)", "msg/s"
+    );
+    println!(
+        "{:<52} {:>10.0}   ({:.3} of floor16)",
+        "    sequential",
+        per_file,
+        per_file / floor16
+    );
+
+    println!();
+    println!(
+        "{:<52} {:>10}",
+        "(d) checkpoint of 5000 materialized entries", "ms"
+    );
+    let (syncfs_ms, each_ms) = checkpoint_choice(&base.join("ckpt"), &message, 5000);
+    println!("{:<52} {:>10.1}", "    syncfs()", syncfs_ms);
+    println!(
+        "{:<52} {:>10.1}",
+        "    fsync of each file and bucket directory", each_ms
+    );
+    let _ = fs::remove_dir_all(&base);
+}
+
+fn sample_message() -> Vec<u8> {
+    let mut message =
+        b"From: a@example.org\r\nTo: ann@lists.example.org\r\nSubject: bench\r\n\r\n".to_vec();
+    while message.len() < MESSAGE_SIZE - 2 {
+        message.extend_from_slice(b"The quick brown fox jumps over the lazy dog. 0123456789\r\n");
+    }
+    message.truncate(MESSAGE_SIZE - 2);
+    message.extend_from_slice(b"\r\n");
+    message
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// (a) Appends `n` records of the message size, fdatasync every `batch`; messages per second.
+fn raw_floor(base: &Path, message: &[u8], batch: usize, n: usize) -> f64 {
+    let path = base.join(format!("floor-{batch}.log"));
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap();
+    let mut buffer = Vec::with_capacity(batch * message.len());
+    let start = Instant::now();
+    for _ in 0..n / batch {
+        buffer.clear();
+        for _ in 0..batch {
+            buffer.extend_from_slice(message);
+        }
+        file.write_all(&buffer).unwrap();
+        file.sync_data().unwrap();
+    }
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    fs::remove_file(path).unwrap();
+    rate
+}
+
+struct RunResult {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+    visible_rate: f64,
+    mean_batch: f64,
+}
+
+/// (b) `submitters` threads each commit `per_thread` messages through one committer.
+fn group_commit(
+    root: &Path,
+    message: &[u8],
+    submitters: usize,
+    per_thread: usize,
+    fsync: bool,
+) -> RunResult {
+    let faults = FaultInjector::new(); // Nothing armed: used to count the syncs.
+    let options = Options {
+        fsync,
+        faults: Some(faults.clone()),
+        ..Options::default()
+    };
+    let spool = Spool::open(root, options).unwrap();
+    spool.recover().unwrap();
+    let total = submitters * per_thread;
+    let (vtx, vrx) = mpsc::channel::<()>();
+    let committer = spool
+        .start_committer(CommitterOptions {
+            on_visible: Some(Box::new(move |_, _| {
+                let _ = vtx.send(());
+            })),
+            ..CommitterOptions::default()
+        })
+        .unwrap();
+    let (_, syncs_before) = faults.counts();
+    let start = Instant::now();
+    let latencies: Vec<Duration> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..submitters)
+            .map(|_| {
+                let committer = committer.clone();
+                scope.spawn(move || {
+                    let mut latencies = Vec::with_capacity(per_thread);
+                    for _ in 0..per_thread {
+                        let envelope = Envelope::new(
+                            Stage::Incoming,
+                            "ann@lists.example.org",
+                            "a@example.org",
+                            "ann@lists.example.org",
+                        );
+                        let submission = Submission::new(message.to_vec(), vec![envelope]);
+                        let t = Instant::now();
+                        committer.submit_wait(submission).unwrap();
+                        latencies.push(t.elapsed());
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let elapsed = start.elapsed();
+    let (_, syncs_after) = faults.counts();
+    for _ in 0..total {
+        vrx.recv().unwrap();
+    }
+    let visible_elapsed = start.elapsed();
+    committer.shutdown().unwrap();
+    let mut sorted = latencies;
+    sorted.sort();
+    let p = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q) as usize];
+    let rate = total as f64 / elapsed.as_secs_f64();
+    // Messages per sync call (fdatasync of the log, plus the few segment and checkpoint syncs).
+    let mean_batch = total as f64 / (syncs_after - syncs_before).max(1) as f64;
+    RunResult {
+        rate,
+        p50: p(0.5),
+        p99: p(0.99),
+        visible_rate: total as f64 / visible_elapsed.as_secs_f64(),
+        mean_batch,
+    }
+}
+
+/// (c) Sequential one-file-per-message commits; messages per second.
+fn file_per_message(dir: &Path, message: &[u8], n: usize) -> f64 {
+    fs::create_dir_all(dir.join("tmp")).unwrap();
+    fs::create_dir_all(dir.join("q")).unwrap();
+    let start = Instant::now();
+    for i in 0..n {
+        let tmp = dir.join("tmp").join(format!("{i}"));
+        let mut file = File::create(&tmp).unwrap();
+        file.write_all(message).unwrap();
+        file.sync_all().unwrap();
+        fs::rename(&tmp, dir.join("q").join(format!("{i}.msg"))).unwrap();
+        File::open(dir.join("q")).unwrap().sync_all().unwrap();
+    }
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    let _ = fs::remove_dir_all(dir);
+    rate
+}
+
+/// (d) Writes `n` entries (body + small envelope, 256 buckets) without fsync, then makes them
+/// durable with syncfs(); repeats with fresh files and fsyncs each file and directory.
+fn checkpoint_choice(dir: &Path, message: &[u8], n: usize) -> (f64, f64) {
+    let write_all = |sub: &str| -> Vec<PathBuf> {
+        let mut paths = Vec::new();
+        for i in 0..n {
+            let bucket = dir.join(sub).join(format!("{:02x}", i % 256));
+            fs::create_dir_all(&bucket).unwrap();
+            let body = bucket.join(format!("{i}.eml"));
+            fs::write(&body, message).unwrap();
+            let envelope = bucket.join(format!("{i}.json"));
+            fs::write(&envelope, br#"{"version":1,"id":"x","stage":"incoming"}"#).unwrap();
+            paths.push(body);
+            paths.push(envelope);
+        }
+        paths
+    };
+    // Start from a clean page cache state for the file system as far as we can.
+    rustix::fs::syncfs(File::open(dir.parent().unwrap()).unwrap()).unwrap();
+    write_all("a");
+    let start = Instant::now();
+    rustix::fs::syncfs(File::open(dir).unwrap()).unwrap();
+    let syncfs_ms = ms(start.elapsed());
+
+    let paths = write_all("b");
+    let start = Instant::now();
+    for path in &paths {
+        File::open(path).unwrap().sync_all().unwrap();
+    }
+    for i in 0..256.min(n) {
+        File::open(dir.join("b").join(format!("{i:02x}")))
+            .unwrap()
+            .sync_all()
+            .unwrap();
+    }
+    File::open(dir.join("b")).unwrap().sync_all().unwrap();
+    let each_ms = ms(start.elapsed());
+    let _ = fs::remove_dir_all(dir);
+    (syncfs_ms, each_ms)
+}

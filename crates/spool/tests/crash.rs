@@ -1,0 +1,299 @@
+//! Crash recovery: a child process killed with SIGKILL while committing, and deterministic
+//! cuts of the log at every byte offset of its last record.
+
+mod fixture;
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+
+use mailcast_spool::{CommitterOptions, EntryId, Options, Spool, Stage};
+
+/// The child side of `kill_9_never_loses_an_acknowledged_entry`: commits in a loop, prints
+/// `ACK <tag> <id>...` after each acknowledgement and `REMOVING <id>` / `DEL <id>` around each
+/// removal, until
+/// the parent kills it. Does nothing unless started by the parent.
+#[test]
+#[ignore = "run as a child process by kill_9_never_loses_an_acknowledged_entry"]
+fn crash_child() {
+    let Ok(dir) = std::env::var("SPOOL_CRASH_DIR") else {
+        return;
+    };
+    let spool = Spool::open(&dir, Options::default()).unwrap();
+    spool.recover().unwrap();
+    let (tx, rx) = mpsc::channel::<EntryId>();
+    let committer = spool
+        .start_committer(CommitterOptions {
+            segment_size: 32 << 10,
+            checkpoint_interval: std::time::Duration::from_millis(30),
+            on_visible: Some(Box::new(move |_, id| {
+                let _ = tx.send(id.clone());
+            })),
+            ..CommitterOptions::default()
+        })
+        .unwrap();
+    let round = std::env::var("SPOOL_CRASH_ROUND").unwrap();
+    let mut stdout = std::io::stdout();
+    let mut visible = HashSet::new();
+    for i in 0.. {
+        let tag = format!("r{round}-m{i}");
+        let ids = committer
+            .submit_wait(fixture::submission(&tag, 1 + i % 2))
+            .unwrap();
+        let names: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+        writeln!(stdout, "ACK {tag} {}", names.join(" ")).unwrap();
+        stdout.flush().unwrap();
+        if i % 3 == 0 {
+            // Runners only remove entries they have seen; wait until this one is visible.
+            while !visible.contains(&ids[0]) {
+                visible.insert(rx.recv().unwrap());
+            }
+            writeln!(stdout, "REMOVING {}", ids[0]).unwrap();
+            stdout.flush().unwrap();
+            spool.remove(Stage::Incoming, &ids[0]).unwrap();
+            writeln!(stdout, "DEL {}", ids[0]).unwrap();
+            stdout.flush().unwrap();
+        }
+    }
+}
+
+#[test]
+fn kill_9_never_loses_an_acknowledged_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("spool");
+    let mut acked: HashMap<EntryId, String> = HashMap::new();
+    let mut deleted: HashSet<EntryId> = HashSet::new();
+    // Removal started but not confirmed when the child died: either outcome is correct.
+    let mut removing: HashSet<EntryId> = HashSet::new();
+    for (round, kill_after) in [40usize, 150, 7, 300, 90].into_iter().enumerate() {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "crash_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("SPOOL_CRASH_DIR", &root)
+            .env("SPOOL_CRASH_ROUND", round.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut acks = 0;
+        while acks < kill_after {
+            let line = lines.next().expect("child ended early").unwrap();
+            let mut words = line.split(' ');
+            match words.next() {
+                Some("ACK") => {
+                    let tag = words.next().unwrap().to_owned();
+                    for id in words {
+                        acked.insert(EntryId::parse(id).unwrap(), tag.clone());
+                    }
+                    acks += 1;
+                }
+                Some("REMOVING") => {
+                    removing.insert(EntryId::parse(words.next().unwrap()).unwrap());
+                }
+                Some("DEL") => {
+                    deleted.insert(EntryId::parse(words.next().unwrap()).unwrap());
+                }
+                _ => {}
+            }
+        }
+        child.kill().unwrap(); // SIGKILL, at whatever point the child has reached.
+        child.wait().unwrap();
+
+        let spool = Spool::open(&root, Options::default()).unwrap();
+        let report = spool.recover().unwrap();
+        let census = fixture::census(&spool);
+        for (id, tag) in &acked {
+            if deleted.contains(id) {
+                assert!(
+                    !census.contains_key(id),
+                    "round {round}: removed {id} came back"
+                );
+                continue;
+            }
+            if removing.contains(id) && !census.contains_key(id) {
+                continue;
+            }
+            let stages = census
+                .get(id)
+                .unwrap_or_else(|| panic!("round {round}: lost {id}"));
+            assert_eq!(stages, &vec![Stage::Incoming], "round {round}: {id}");
+            assert_eq!(spool.read_body(id).unwrap(), fixture::message(tag));
+        }
+        for id in census.keys() {
+            // Entries committed but not yet reported when the child died may exist; they
+            // must be whole.
+            spool
+                .read_body(id)
+                .unwrap_or_else(|e| panic!("round {round}: {id}: {e}"));
+        }
+        assert!(fixture::wal_files(&spool, "wal").is_empty(), "{report:?}");
+        assert_eq!(spool.list(Stage::Corrupt).unwrap(), Vec::<EntryId>::new());
+    }
+}
+
+/// Commits three records and returns the ids, the log segment's bytes and where the last
+/// record starts.
+fn three_record_log(dir: &Path) -> (Vec<Vec<EntryId>>, Vec<u8>, usize) {
+    let spool = fixture::open(dir);
+    spool.recover().unwrap();
+    let committer = spool
+        .start_committer(CommitterOptions {
+            checkpoint_interval: std::time::Duration::from_secs(3600),
+            ..CommitterOptions::default()
+        })
+        .unwrap();
+    let segment = spool.root().join("wal").join(format!("{:016x}.wal", 1));
+    let mut ids = Vec::new();
+    let mut last_start = 0;
+    for i in 0..3 {
+        if i == 2 {
+            last_start = std::fs::metadata(&segment).unwrap().len() as usize;
+        }
+        // The last record has one envelope, to keep the number of cuts tested small.
+        let envelopes = if i == 2 { 1 } else { 2 };
+        ids.push(
+            committer
+                .submit_wait(fixture::submission(&format!("cut{i}"), envelopes))
+                .unwrap(),
+        );
+    }
+    let bytes = std::fs::read(&segment).unwrap();
+    committer.shutdown().unwrap();
+    (ids, bytes, last_start)
+}
+
+#[test]
+fn replay_of_a_log_cut_anywhere_in_its_last_record_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ids, log, last_start) = three_record_log(dir.path());
+    assert!(last_start > 0 && last_start < log.len());
+    let options = Options {
+        fsync: false, // Hundreds of recoveries; durability is not what this test checks.
+        ..Options::default()
+    };
+    let root = dir.path().join("cut");
+    let spool = Spool::open(&root, options).unwrap();
+    for cut in last_start..=log.len() {
+        std::fs::write(
+            root.join("wal").join(format!("{:016x}.wal", 1)),
+            &log[..cut],
+        )
+        .unwrap();
+        let report = spool.recover().unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+        let complete = cut == log.len();
+        assert_eq!(
+            report.torn,
+            usize::from(cut != last_start && !complete),
+            "cut {cut}"
+        );
+        assert_eq!(report.records, if complete { 3 } else { 2 }, "cut {cut}");
+        let census = fixture::census(&spool);
+        for (i, record_ids) in ids.iter().enumerate() {
+            for id in record_ids {
+                let expect_present = i < 2 || complete;
+                assert_eq!(census.contains_key(id), expect_present, "cut {cut}, {id}");
+                if expect_present {
+                    assert_eq!(
+                        spool.read_body(id).unwrap(),
+                        fixture::message(&format!("cut{i}"))
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            census.len(),
+            if complete { 5 } else { 4 },
+            "cut {cut}: no torn entry"
+        );
+        for (id, stages) in census {
+            spool.remove(stages[0], &id).unwrap();
+        }
+    }
+}
+
+#[test]
+fn recovery_repairs_entries_a_power_loss_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ids, log, _) = three_record_log(dir.path());
+    let spool = fixture::open(dir.path());
+    // Put the log back as if the checkpoint had not happened, then damage the files it made.
+    std::fs::write(
+        spool.root().join("wal").join(format!("{:016x}.wal", 1)),
+        &log,
+    )
+    .unwrap();
+    let envelope = spool.root().join("incoming").join(ids[0][0].bucket());
+    std::fs::write(envelope.join(format!("{}.json", ids[0][0])), b"").unwrap();
+    std::fs::write(spool.body_path(&ids[1][1]), b"").unwrap();
+    std::fs::remove_file(spool.body_path(&ids[2][0])).unwrap();
+    assert_eq!(ids[2].len(), 1);
+    let report = spool.recover().unwrap();
+    assert_eq!(report.present, 5);
+    // Four, not three: the two entries of the second record share one body inode.
+    assert_eq!(report.repaired, 4);
+    assert_eq!(report.replayed, 0);
+    for (i, record_ids) in ids.iter().enumerate() {
+        for id in record_ids {
+            assert_eq!(
+                spool.read_body(id).unwrap(),
+                fixture::message(&format!("cut{i}"))
+            );
+            spool.read_meta(Stage::Incoming, id).unwrap();
+        }
+    }
+}
+
+#[test]
+fn consumed_entries_are_not_replayed_and_orphans_go_to_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ids, log, _) = three_record_log(dir.path());
+    let spool = Spool::open(
+        dir.path().join("spool"),
+        Options {
+            orphan_grace: std::time::Duration::ZERO,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let wal = spool.root().join("wal").join(format!("{:016x}.wal", 1));
+    std::fs::write(&wal, &log).unwrap();
+    // Removed while the log was live: noted in the consumed log, so not brought back.
+    spool.remove(Stage::Incoming, &ids[0][0]).unwrap();
+    assert_eq!(fixture::wal_files(&spool, "consumed").len(), 1);
+    // Removed behind the spool's back (no consumed note): replayed.
+    std::fs::remove_file(
+        spool
+            .root()
+            .join("incoming")
+            .join(ids[1][0].bucket())
+            .join(format!("{}.json", ids[1][0])),
+    )
+    .unwrap();
+    // A body nobody refers to.
+    let stray = EntryId::generate();
+    std::fs::create_dir_all(spool.body_path(&stray).parent().unwrap()).unwrap();
+    std::fs::write(spool.body_path(&stray), b"stray").unwrap();
+    let report = spool.recover().unwrap();
+    assert_eq!(report.consumed, 1);
+    assert_eq!(report.replayed, 1);
+    assert_eq!(report.orphans, 1);
+    let census = fixture::census(&spool);
+    assert!(!census.contains_key(&ids[0][0]));
+    assert!(!spool.body_path(&ids[0][0]).exists());
+    assert!(census.contains_key(&ids[1][0]));
+    assert!(!spool.body_path(&stray).exists());
+    let moved = spool
+        .root()
+        .join("corrupt")
+        .join(stray.bucket())
+        .join(format!("{stray}.eml"));
+    assert_eq!(std::fs::read(moved).unwrap(), b"stray");
+    assert!(fixture::wal_files(&spool, "consumed").is_empty());
+}

@@ -1,0 +1,51 @@
+//! mailcast's database: domains, lists and their settings, the people model (addresses,
+//! members, users), bans, held posts and bounce bookkeeping, on SQLite or PostgreSQL.
+//!
+//! One [`Store`] type and one code path serve both back ends (sqlx's `Any` driver with SQL
+//! written in the subset both understand, checked at run time); the database URL chooses:
+//! `sqlite:var/mailcast.db` (default; created on first use) or `postgres://...`. Migrations
+//! for both dialects are embedded and applied by [`Store::open`].
+//!
+//! Map of the crate, by responsibility:
+//! - `store`: opening, pools, transactions; `migrate`, `schema`: the schema and its checks;
+//! - `domains`, `lists`: identity and settings; `members`, `import`: rosters and bulk import;
+//! - `posting`: the per-post queries (sender facts, recipients, owners and moderators);
+//! - `bans`, `held`, `bounces`: moderation and bounce bookkeeping;
+//! - `changes`, `directory`: how the daemon notices changes made by other processes;
+//! - `testing` (feature): fresh databases for tests on both back ends.
+//!
+//! This crate is the only one that contains SQL. It does not decide policy (moderation,
+//! bounce actions): it stores and reports facts, and callers decide.
+#![warn(missing_docs)]
+
+mod bans;
+mod bounces;
+mod changes;
+mod column;
+mod directory;
+mod domains;
+mod error;
+mod held;
+mod import;
+mod lists;
+mod members;
+mod migrate;
+mod posting;
+mod schema;
+mod sql;
+mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use bounces::{BounceContext, BounceOutcome};
+pub use directory::{Directory, DirectoryDomain, DirectoryList};
+pub use domains::Domain;
+pub use error::{Error, Result};
+pub use held::{HeldMessage, HeldRecord};
+pub use import::ImportReport;
+pub use lists::{ListState, MailingList};
+pub use members::{BounceInfo, Member, MemberPreferences, RemoveReport};
+pub use migrate::SCHEMA_VERSION;
+pub use posting::{Recipient, RoleFacts, SenderFacts};
+pub use schema::{ColumnKind, ColumnSchema, LogicalSchema};
+pub use store::{Backend, Store, redact_url};

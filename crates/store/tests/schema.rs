@@ -1,0 +1,118 @@
+//! The schema: both dialects' migrations build the same logical schema, versions are
+//! recorded, reopening is harmless, and opening failures are typed.
+
+mod fixture;
+
+use fixture::{domain, store_with};
+use mailcast_store::testing::TestDb;
+use mailcast_store::{Backend, ColumnKind, Error, SCHEMA_VERSION, Store};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_produce_the_same_logical_schema() {
+    let sqlite = TestDb::new(Backend::Sqlite).await.unwrap();
+    let Some(postgres) = TestDb::new(Backend::Postgres).await else {
+        return; // Skipped with a warning (outside CI) when PostgreSQL is not reachable.
+    };
+    let lite = sqlite.open().await.logical_schema().await.unwrap();
+    let pg = postgres.open().await.logical_schema().await.unwrap();
+
+    let tables: Vec<&str> = lite.tables.keys().map(String::as_str).collect();
+    assert_eq!(
+        tables,
+        [
+            "address",
+            "ban",
+            "bounce_event",
+            "change_counter",
+            "domain",
+            "domain_owner",
+            "held_message",
+            "mailcast_schema",
+            "mailinglist",
+            "member",
+            "user",
+        ]
+    );
+    for (table, columns) in &lite.tables {
+        assert_eq!(Some(columns), pg.tables.get(table), "table {table} differs");
+        for column in columns {
+            assert_ne!(
+                column.kind,
+                ColumnKind::Other,
+                "{table}.{} is not portable",
+                column.name
+            );
+        }
+    }
+    assert_eq!(lite.tables.len(), pg.tables.len());
+    assert_eq!(lite.indexes, pg.indexes);
+    assert!(lite.indexes.contains("member_list_address_role_key"));
+}
+
+async fn schema_version_is_recorded_and_reopening_keeps_data(db: TestDb) {
+    let store = store_with(&db, &["dev@a.example"]).await;
+    assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+    store.close().await;
+    let again = db.open().await;
+    assert_eq!(again.schema_version().await.unwrap(), SCHEMA_VERSION);
+    assert_eq!(again.lists(None).await.unwrap().len(), 1);
+    assert_eq!(again.backend(), db.backend());
+}
+
+async fn simultaneous_first_opens_migrate_once(db: TestDb) {
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let url = db.url().to_string();
+            tokio::spawn(async move { Store::open(&url).await })
+        })
+        .collect();
+    for open in opens {
+        let store = open.await.unwrap().unwrap();
+        assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+    }
+}
+
+#[tokio::test]
+async fn sqlite_is_created_with_its_directory_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("var/nested/mailcast.db");
+    let store = Store::open(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap();
+    store
+        .add_domain(&domain("a.example"), None, "")
+        .await
+        .unwrap();
+    assert!(path.is_file());
+    assert!(
+        dir.path().join("var/nested/mailcast.db-wal").is_file(),
+        "not in WAL mode"
+    );
+    assert_eq!(store.backend(), Backend::Sqlite);
+}
+
+#[tokio::test]
+async fn unreachable_postgres_is_unavailable_without_the_password() {
+    let err = Store::open("postgres://mailcast:s3cret@127.0.0.1:1/mailcast")
+        .await
+        .unwrap_err();
+    match err {
+        Error::Unavailable { url_redacted, .. } => {
+            assert_eq!(url_redacted, "postgres://mailcast:***@127.0.0.1:1/mailcast");
+        }
+        other => panic!("expected Unavailable, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_invalid() {
+    for url in ["mysql://h/db", "var/mailcast.db", "sqlite::memory:"] {
+        let err = Store::open(url).await.unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "{url}: {err}");
+    }
+}
+
+mailcast_store::backend_tests!(
+    schema_version_is_recorded_and_reopening_keeps_data,
+    simultaneous_first_opens_migrate_once,
+);
