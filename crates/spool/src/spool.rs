@@ -71,6 +71,8 @@ pub(crate) struct Inner {
     pub committer_running: AtomicBool,
     /// The committer's newest segment (valid while `committer_running`).
     pub active_seq: AtomicU64,
+    /// A `Lazy` change or a removal happened since the last checkpoint.
+    pub lazy_pending: AtomicBool,
 }
 
 impl Spool {
@@ -88,6 +90,7 @@ impl Spool {
                 options,
                 committer_running: AtomicBool::new(false),
                 active_seq: AtomicU64::new(0),
+                lazy_pending: AtomicBool::new(false),
             }),
         })
     }
@@ -212,6 +215,8 @@ impl Spool {
             if from != to {
                 self.sync_parent(&layout.envelope_path(to, id))?;
             }
+        } else {
+            self.inner.lazy_pending.store(true, Ordering::SeqCst);
         }
         Ok(meta)
     }
@@ -221,6 +226,7 @@ impl Spool {
     /// noted in the consumed log so that crash recovery does not bring it back.
     pub fn remove(&self, stage: Stage, id: &EntryId) -> Result<()> {
         self.note_consumed(id)?;
+        self.inner.lazy_pending.store(true, Ordering::SeqCst);
         let layout = self.layout();
         if !disk::remove_if_exists(&layout.envelope_path(stage, id))? {
             return Err(Error::NotFound(id.to_string()));

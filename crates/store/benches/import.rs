@@ -1,5 +1,6 @@
 //! Bulk member import throughput: 100,000 generated members (`Name N <userN@example.org>`)
-//! into a fresh list, several runs per back end, median members per second.
+//! into a fresh list, several runs per back end, median members per second; and the time to
+//! read that list's recipients once.
 //!
 //! Run with `cargo bench -p mailcast-store --bench import` (PostgreSQL from
 //! `scripts/postgres-up.sh` or `MAILCAST_TEST_POSTGRES_URL`; skipped if unreachable).
@@ -45,6 +46,15 @@ async fn one_run(store: &Store, mailboxes: &[Mailbox]) -> (f64, Option<f64>) {
     let seconds = started.elapsed().as_secs_f64();
     let cpu = cpu_before.zip(cpu_seconds()).map(|(a, b)| b - a);
     assert_eq!(report.added, mailboxes.len());
+    // What the delivery path pays per post on such a list.
+    let started = Instant::now();
+    let recipients = store.recipients(&list).await.unwrap();
+    assert_eq!(recipients.len(), mailboxes.len());
+    println!(
+        "    recipients() of {} members: {:.0} ms",
+        recipients.len(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
     (mailboxes.len() as f64 / seconds, cpu.map(|c| c * 1e6 / mailboxes.len() as f64))
 }
 

@@ -8,6 +8,7 @@
 //! segment bookkeeping ([`WalState`]); it does not write records or entries.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 
 use super::{Shared, lock};
 use crate::disk;
@@ -109,12 +110,16 @@ pub(crate) fn run(shared: &Shared) -> Result<()> {
 
 /// Makes everything durable, then deletes the `ready` segments and unneeded consumed logs.
 fn checkpoint(shared: &Shared, ready: &[u64]) -> Result<()> {
-    if ready.is_empty() {
+    let lazy = shared.spool.lazy_pending.swap(false, Ordering::SeqCst);
+    if ready.is_empty() && !lazy {
         return Ok(());
     }
     let layout = &shared.spool.layout;
     let wal_dir = layout.wal_dir();
-    shared.spool.disk.syncfs(layout.root())?;
+    if let Err(err) = shared.spool.disk.syncfs(layout.root()) {
+        shared.spool.lazy_pending.fetch_or(lazy, Ordering::SeqCst);
+        return Err(err);
+    }
     for seq in ready {
         disk::remove_if_exists(&segment::segment_path(&wal_dir, *seq))?;
     }

@@ -46,7 +46,11 @@ impl Work {
             place::write_envelope(layout, disk, meta.stage, meta, false)?;
             self.visible += 1;
             if let Some(callback) = on_visible.as_mut() {
-                callback(meta.stage, &meta.id);
+                // A panicking callback must not stop materialization for everyone.
+                let call = std::panic::AssertUnwindSafe(|| callback(meta.stage, &meta.id));
+                if std::panic::catch_unwind(call).is_err() {
+                    tracing::error!(id = %meta.id, "a spool visibility callback panicked");
+                }
             }
         }
         Ok(())

@@ -10,8 +10,8 @@
 
 use std::time::Instant;
 
-use super::{Batch, BatchSender, Pending, Shared, lock};
-use crate::error::Error;
+use super::{Batch, BatchSender, DoneFn, Pending, Shared, lock};
+use crate::error::{Error, Result};
 use crate::id::EntryId;
 use crate::wal::segment::SegmentWriter;
 
@@ -119,7 +119,7 @@ fn commit(
     let mut records = Vec::with_capacity(batch.len());
     for Pending { record, done } in batch {
         let ids: Vec<EntryId> = record.metas.iter().map(|m| m.id.clone()).collect();
-        done(Ok(ids));
+        call_done(done, Ok(ids));
         records.push(record);
     }
     let bytes: u64 = records.iter().map(|r| r.bytes.len() as u64).sum();
@@ -145,6 +145,14 @@ fn seal(shared: &Shared, seq: u64) {
 fn fail(batch: Vec<Pending>, err: &Error) {
     tracing::warn!(error = %err, waiters = batch.len(), "spool group commit failed");
     for pending in batch {
-        (pending.done)(Err(err.clone()));
+        call_done(pending.done, Err(err.clone()));
+    }
+}
+
+/// Calls a waiter's callback; a panicking callback must not stop the writer for everyone.
+fn call_done(done: DoneFn, result: Result<Vec<EntryId>>) {
+    let call = std::panic::AssertUnwindSafe(move || done(result));
+    if std::panic::catch_unwind(call).is_err() {
+        tracing::error!("a spool commit callback panicked");
     }
 }
