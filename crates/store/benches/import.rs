@@ -55,7 +55,10 @@ async fn one_run(store: &Store, mailboxes: &[Mailbox]) -> (f64, Option<f64>) {
         recipients.len(),
         started.elapsed().as_secs_f64() * 1e3
     );
-    (mailboxes.len() as f64 / seconds, cpu.map(|c| c * 1e6 / mailboxes.len() as f64))
+    (
+        mailboxes.len() as f64 / seconds,
+        cpu.map(|c| c * 1e6 / mailboxes.len() as f64),
+    )
 }
 
 async fn bench(backend: Backend, mailboxes: &[Mailbox], runs: usize) {

@@ -268,7 +268,7 @@ impl Store {
             "UPDATE mailinglist SET post_id = post_id + 1, last_post_at = $1 \
              WHERE list_name = $2 AND mail_host = $3 RETURNING post_id - 1",
         )
-        .bind(micros(Timestamp::now()))
+        .bind(micros(now()))
         .bind(list.name().as_str())
         .bind(list.domain().as_str())
         .fetch_optional(self.writer())

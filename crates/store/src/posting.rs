@@ -1,8 +1,8 @@
 //! What the posting path asks the store, once per post: facts about the senders, the
 //! recipients, and the owners and moderators.
 //!
-//! Each call is one indexed query (the list is joined in, so a missing list still answers
-//! NotFound without a second round trip). Ban patterns that are regular expressions (`^...`)
+//! Each call is one indexed query: the list is joined in, and a marker row proves that it
+//! exists, so a missing list still answers NotFound without a second round trip. Ban patterns that are regular expressions (`^...`)
 //! are matched here, in Rust, case-insensitively from the start of the lower-cased address as
 //! Mailman's `re.match` does, so callers get a plain `banned` flag; patterns are compiled once
 //! per store. This module does not decide anything about the post.
@@ -78,16 +78,22 @@ pub struct Recipient {
     pub receive_list_copy: bool,
 }
 
+/// The recipients, plus one marker row (NULL member id, sorting first) that exists only if
+/// the list does, so that one query also answers "no such list". A LEFT JOIN from the list
+/// would be simpler to read, but SQLite plans it as a scan of every list's members.
 const RECIPIENT_SQL: &str = "SELECT m.id AS member_id, a.original_email, a.display_name, \
     COALESCE(m.receive_own_postings, a.receive_own_postings, u.receive_own_postings, 1) AS own, \
-    COALESCE(m.receive_list_copy, a.receive_list_copy, u.receive_list_copy, 1) AS copy \
-    FROM mailinglist ml LEFT JOIN (member m \
-        JOIN address a ON a.id = m.address_id \
-        LEFT JOIN \"user\" u ON u.id = a.user_id) \
-    ON m.mailinglist_id = ml.id AND m.role = 'member' AND m.delivery_mode = 'regular' \
-        AND m.delivery_status = 'enabled' AND a.email > $3 \
-    WHERE ml.list_name = $1 AND ml.mail_host = $2 \
-    ORDER BY a.email";
+    COALESCE(m.receive_list_copy, a.receive_list_copy, u.receive_list_copy, 1) AS copy, \
+    a.email AS sort_key \
+    FROM mailinglist ml JOIN member m ON m.mailinglist_id = ml.id \
+    JOIN address a ON a.id = m.address_id \
+    LEFT JOIN \"user\" u ON u.id = a.user_id \
+    WHERE ml.list_name = $1 AND ml.mail_host = $2 AND m.role = 'member' \
+    AND m.delivery_mode = 'regular' AND m.delivery_status = 'enabled' AND a.email > $3 \
+    UNION ALL \
+    SELECT NULL, NULL, NULL, NULL, NULL, '' FROM mailinglist \
+    WHERE list_name = $1 AND mail_host = $2 \
+    ORDER BY sort_key";
 
 impl Store {
     /// Roles, own moderation actions and ban status of each address on a list, in the order
@@ -194,8 +200,8 @@ impl Store {
             .bind(list.domain().as_str())
             .bind(after.map_or("", |a| a.as_str()));
         if let Some(limit) = limit {
-            // The list row itself takes one row when it has no (more) recipients.
-            query = query.bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX));
+            // One more for the marker row.
+            query = query.bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX));
         }
         let rows = query.fetch_all(self.reader()).await?;
         if rows.is_empty() {
@@ -219,11 +225,16 @@ impl Store {
 
     /// The owners and moderators of a list, sorted by email then role.
     pub async fn owners_and_moderators(&self, list: &ListAddress) -> Result<Vec<Member>> {
+        // As for recipients: a marker row (NULL id) proves the list exists.
+        let nulls = vec!["NULL"; MEMBER_COLUMNS.split(',').count()].join(", ");
         let sql = format!(
-            "SELECT ml.id AS list_key, {MEMBER_COLUMNS} FROM mailinglist ml \
-             LEFT JOIN (member m JOIN address a ON a.id = m.address_id) \
-             ON m.mailinglist_id = ml.id AND m.role IN ('owner', 'moderator') \
-             WHERE ml.list_name = $1 AND ml.mail_host = $2 ORDER BY a.email, m.role"
+            "SELECT {MEMBER_COLUMNS}, a.email AS sort_key \
+             FROM mailinglist ml JOIN member m ON m.mailinglist_id = ml.id \
+             JOIN address a ON a.id = m.address_id \
+             WHERE ml.list_name = $1 AND ml.mail_host = $2 AND m.role IN ('owner', 'moderator') \
+             UNION ALL \
+             SELECT {nulls}, '' FROM mailinglist WHERE list_name = $1 AND mail_host = $2 \
+             ORDER BY sort_key, role"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(list.name().as_str())

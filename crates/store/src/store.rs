@@ -117,7 +117,13 @@ impl Store {
             match tokio::time::timeout(CONNECT_TIMEOUT, AnyConnection::connect(&url)).await {
                 Ok(Ok(conn)) => conn,
                 Ok(Err(e)) => return Err(unavailable(e)),
-                Err(_) => return Err(unavailable(sqlx::Error::PoolTimedOut)),
+                Err(_) => {
+                    let timeout = std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+                    );
+                    return Err(unavailable(sqlx::Error::Io(timeout)));
+                }
             };
         if backend == Backend::Sqlite {
             configure_sqlite(&mut first).await.map_err(unavailable)?;
