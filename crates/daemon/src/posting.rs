@@ -25,12 +25,18 @@ pub fn site_facts(settings: &crate::config::Settings) -> SiteFacts {
 /// Cached entries beyond this count are dropped wholesale (a crude but bounded cache).
 const MAX_CACHED_FACTS: usize = 100_000;
 
+/// Sender facts cached for one change counter, by list and lower-cased address.
+struct FactsCache {
+    counter: i64,
+    entries: HashMap<(ListAddress, String), SenderFacts>,
+}
+
 /// Builds and caches pipeline inputs.
 pub struct Posting {
     store: Store,
     site: SiteFacts,
     contexts: Mutex<HashMap<ListAddress, (i64, Arc<ListContext>)>>,
-    facts: Mutex<(i64, HashMap<(ListAddress, String), SenderFacts>)>,
+    facts: Mutex<FactsCache>,
 }
 
 impl Posting {
@@ -40,7 +46,7 @@ impl Posting {
             store,
             site,
             contexts: Mutex::new(HashMap::new()),
-            facts: Mutex::new((-1, HashMap::new())),
+            facts: Mutex::new(FactsCache { counter: -1, entries: HashMap::new() }),
         }
     }
 
@@ -73,11 +79,11 @@ impl Posting {
         let mut missing: Vec<EmailAddress> = Vec::new();
         {
             let mut cache = self.facts.lock().unwrap_or_else(|p| p.into_inner());
-            if cache.0 != counter || cache.1.len() > MAX_CACHED_FACTS {
-                *cache = (counter, HashMap::new());
+            if cache.counter != counter || cache.entries.len() > MAX_CACHED_FACTS {
+                *cache = FactsCache { counter, entries: HashMap::new() };
             }
             for s in senders {
-                let hit = cache.1.get(&(list.clone(), s.clone())).cloned();
+                let hit = cache.entries.get(&(list.clone(), s.clone())).cloned();
                 if hit.is_none()
                     && let Ok(a) = EmailAddress::parse(s)
                 {
@@ -91,8 +97,8 @@ impl Posting {
             let mut cache = self.facts.lock().unwrap_or_else(|p| p.into_inner());
             for f in found {
                 let facts = convert(&f);
-                if cache.0 == counter {
-                    cache.1.insert((list.clone(), facts.address.clone()), facts.clone());
+                if cache.counter == counter {
+                    cache.entries.insert((list.clone(), facts.address.clone()), facts.clone());
                 }
                 for (slot, s) in out.iter_mut().zip(senders) {
                     if slot.is_none() && s.eq_ignore_ascii_case(&facts.address) {

@@ -44,14 +44,18 @@ pub fn decorate(kind: MapKind, address: &str) -> String {
     }
     let (local, domain) = address.split_once('@').unwrap_or((address, ""));
     if local.ends_with("-bounces") || local.ends_with("-confirm") {
-        format!("/^{}(\\+.*)?@{}$/", local.replace('.', "\\."), domain.replace('.', "\\."))
+        format!(
+            "/^{}(\\+.*)?@{}$/",
+            local.replace('.', "\\."),
+            domain.replace('.', "\\.")
+        )
     } else {
         format!("/^{address}$/").replace('.', "\\.")
     }
 }
 
 /// Groups lists by a domain key, both sorted (domains by name, lists by list name).
-fn by_domain<'a>(lists: &'a [MtaList], key: impl Fn(&MtaList) -> &str) -> Vec<(String, Vec<&'a MtaList>)> {
+fn by_domain(lists: &[MtaList], key: impl Fn(&MtaList) -> &str) -> Vec<(String, Vec<&MtaList>)> {
     let mut groups: std::collections::BTreeMap<String, Vec<&MtaList>> = Default::default();
     for list in lists {
         groups.entry(key(list).to_string()).or_default().push(list);
@@ -68,14 +72,24 @@ fn by_domain<'a>(lists: &'a [MtaList], key: impl Fn(&MtaList) -> &str) -> Vec<(S
 /// The nine addresses of a list at `host`, posting address first, then the suffixes sorted.
 pub fn aliases(list: &MtaList, host: &str) -> Vec<String> {
     std::iter::once(format!("{}@{host}", list.name))
-        .chain(SUFFIX_ADDRESSES.iter().map(|s| format!("{}-{s}@{host}", list.name)))
+        .chain(
+            SUFFIX_ADDRESSES
+                .iter()
+                .map(|s| format!("{}-{s}@{host}", list.name)),
+        )
         .collect()
 }
 
 /// Renders a table of `key  value` lines per list with Mailman's width rule:
 /// longest undecorated alias + dots in the posting address + 10.
-fn alias_table(out: &mut String, kind: MapKind, aliases: &[String], value: impl Fn(&str) -> String) {
-    let width = aliases.iter().map(String::len).max().unwrap_or(0) + aliases[0].matches('.').count() + 10;
+fn alias_table(
+    out: &mut String,
+    kind: MapKind,
+    aliases: &[String],
+    value: impl Fn(&str) -> String,
+) {
+    let width =
+        aliases.iter().map(String::len).max().unwrap_or(0) + aliases[0].matches('.').count() + 10;
     for alias in aliases {
         out.push_str(&pad(&decorate(kind, alias), width));
         out.push_str(&value(alias));
@@ -89,7 +103,9 @@ pub fn lmtp(lists: &[MtaList], kind: MapKind, host: &str, port: u16, generated_a
     let mut out = header(generated_at, "    ");
     let target = format!("lmtp:[{host}]:{port}");
     for (domain, group) in by_domain(lists, MtaList::effective_domain) {
-        out.push_str(&format!("# Aliases which are visible only in the @{domain} domain.\n"));
+        out.push_str(&format!(
+            "# Aliases which are visible only in the @{domain} domain.\n"
+        ));
         for list in group {
             alias_table(&mut out, kind, &aliases(list, &domain), |_| target.clone());
         }
@@ -101,7 +117,10 @@ pub fn lmtp(lists: &[MtaList], kind: MapKind, host: &str, port: u16, generated_a
 pub fn domains(lists: &[MtaList], kind: MapKind, generated_at: &str) -> String {
     let mut out = header(generated_at, "");
     for (mail_host, group) in by_domain(lists, |l| &l.mail_host) {
-        out.push_str(&format!("{} {mail_host}\n", decorate(kind, group[0].effective_domain())));
+        out.push_str(&format!(
+            "{} {mail_host}\n",
+            decorate(kind, group[0].effective_domain())
+        ));
     }
     out.push('\n');
     out
@@ -110,17 +129,27 @@ pub fn domains(lists: &[MtaList], kind: MapKind, generated_at: &str) -> String {
 /// `postfix_vmap`: `virtual_alias_maps` from the real domain to its alias domain, or `None`
 /// when no list's domain has an alias domain (then the file must not exist).
 pub fn vmap(lists: &[MtaList], kind: MapKind, generated_at: &str) -> Option<String> {
-    let aliased: Vec<MtaList> = lists.iter().filter(|l| l.alias_domain.is_some()).cloned().collect();
+    let aliased: Vec<MtaList> = lists
+        .iter()
+        .filter(|l| l.alias_domain.is_some())
+        .cloned()
+        .collect();
     if aliased.is_empty() {
         return None;
     }
     let mut out = header(generated_at, "    ");
     for (mail_host, group) in by_domain(&aliased, |l| &l.mail_host) {
-        out.push_str(&format!("# Virtual mappings for the @{mail_host} domain.\n"));
+        out.push_str(&format!(
+            "# Virtual mappings for the @{mail_host} domain.\n"
+        ));
         for list in group {
             let alias_domain = list.effective_domain();
             let real = aliases(list, &mail_host);
-            let longest_local = real.iter().map(|a| a.len() - mail_host.len() - 1).max().unwrap_or(0);
+            let longest_local = real
+                .iter()
+                .map(|a| a.len() - mail_host.len() - 1)
+                .max()
+                .unwrap_or(0);
             let width = longest_local + mail_host.len() + 14;
             for address in &real {
                 let local = &address[..address.len() - mail_host.len() - 1];
@@ -194,7 +223,10 @@ pub fn pipe_aliases(lists: &[MtaList], command: &str, generated_at: &str) -> Str
         out.push_str(&format!("# Pipe aliases of the @{mail_host} domain.\n"));
         for list in group {
             for address in aliases(list, &mail_host) {
-                out.push_str(&format!("{}: \"|{command} inject {address}\"\n", pipe_alias_name(&address)));
+                out.push_str(&format!(
+                    "{}: \"|{command} inject {address}\"\n",
+                    pipe_alias_name(&address)
+                ));
             }
             out.push('\n');
         }

@@ -1,27 +1,145 @@
-//! The runners: move committed entries through the stages (placeholder until the runner
-//! issue work lands; see ARCHITECTURE.md).
+//! The runners: what happens to an entry after the spool committed it.
+//!
+//! Stages consumed here, and by whom:
+//! - `incoming` ([`incoming`]): posts and `-owner` mail; Mailman's `in` and `pipeline` runners
+//!   (posting chain, then handlers, then a delivery job; or hold, reject, discard);
+//! - `outgoing` ([`outgoing`]): delivery jobs, sent to the relay;
+//! - `deferred`: delivery jobs waiting for their `not_before`; when due they are moved to
+//!   `outgoing` and sent.
+//!
+//! `command` and `bounces` entries wait for their own runners (a later issue) and are not
+//! touched; `held` entries wait for a moderator ([`held`]); `shunt` and `corrupt` for an
+//! operator.
+//!
+//! # Scheduling strategies (`schedule` runs them, `board` keeps the books)
+//! - **Triggers**, all in [`Wakeup`]: an entry became visible (the spool committer reports
+//!   every LMTP-committed entry at once), an explicit scan request, and a periodic rescan every
+//!   [`SCAN_INTERVAL`] that finds what other processes added (`mailcast inject`, `mailcast held
+//!   approve`, `mailcast queue retry`). Work an entry creates (the delivery job of a post, its
+//!   notices) is queued as soon as the entry is done, without waiting for a scan.
+//! - **At most once at a time**: an entry is in flight, queued or waiting for a timer, never
+//!   two of these, so it is never processed twice concurrently.
+//! - **Bounded concurrency**: at most `[runner] concurrency` entries are processed at once.
+//!   Each stage is FIFO (ids sort by creation time); the stages take turns, so a large
+//!   delivery backlog does not starve new posts or the other way round.
+//! - **Children wait for their parent**: an entry whose id derives from an entry that is
+//!   still in `incoming` or `held` (`a.out` from `a`, `a.held.nreject` from `a.held`) is not
+//!   processed until that entry is gone. After a crash between creating a job and removing
+//!   its parent, the parent's re-run then finds the job still there (and does not create it
+//!   again) instead of re-creating a job that was already delivered.
+//! - **Deferred jobs** sit on a timer until their `not_before`.
+//! - **Failures**: an error increments the entry's `attempts`, records `last_error` and
+//!   retries it after an exponential backoff ([`failure`]); after `[runner] max_attempts`, or at
+//!   once for an entry that can never be processed (its list is gone, it cannot be parsed), it
+//!   moves to `shunt` with `attrs.whichq` naming the stage it came from. Unreadable entries are
+//!   moved to `corrupt` by the spool itself. Nothing acknowledged is dropped silently.
+//! - **Shutdown**: stop taking work, let the entries in flight finish (delivery stops between
+//!   batches when [`RunnerContext::shutdown`] is cancelled), then return from
+//!   [`Runners::wait`].
+//!
+//! This module does not decide what happens to a post (the pipeline does) nor how mail is
+//! sent (the outbound crate does).
+
+mod board;
+pub mod failure;
+pub mod held;
+pub mod incoming;
+pub(crate) mod notify;
+pub mod outgoing;
+mod schedule;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use mailcast_spool::{Committer, EntryId, Spool, Stage};
+use mailcast_outbound::{Relay, RelayConfig, Timeouts};
+use mailcast_spool::{EntryId, Spool, Stage};
 use mailcast_store::Store;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Settings;
+use crate::config::{Settings, SmtpSettings};
 use crate::directory::Directory;
-use crate::posting::Posting;
+use crate::posting::{Posting, site_facts};
 
-/// Everything the runners use.
+/// How often the runners rescan their stages for entries other processes added.
+pub const SCAN_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Everything the runners use. Cheap to clone (handles and `Arc`s).
 #[derive(Clone)]
 pub struct RunnerContext {
+    /// The validated configuration.
     pub settings: Arc<Settings>,
+    /// The database.
     pub store: Store,
+    /// The spool (runners write with the spool's direct durable calls, never the committer).
     pub spool: Spool,
-    pub committer: Committer,
+    /// The daemon's view of domains and lists.
     pub directory: Directory,
+    /// Pipeline inputs (list contexts, sender facts), cached.
     pub posting: Arc<Posting>,
+    /// Pooled connections to the `[smtp]` relay.
+    pub relay: Relay,
+    /// Cancelled when the daemon shuts down: long work (a large delivery) stops between
+    /// batches, leaving the rest for the next start.
+    pub shutdown: CancellationToken,
+}
+
+impl RunnerContext {
+    /// A context for a process without runners (the CLI): opens the store, the spool and the
+    /// directory itself. Work it queues is picked up by a running daemon's next scan.
+    pub async fn open(settings: Arc<Settings>) -> anyhow::Result<RunnerContext> {
+        use anyhow::Context;
+        let store = Store::open(&settings.database_url).await?;
+        let spool = Spool::open(settings.spool_dir(), Default::default()).with_context(|| {
+            format!(
+                "cannot open the spool at {}",
+                settings.spool_dir().display()
+            )
+        })?;
+        let directory = Directory::load(&store).await?;
+        let posting = Arc::new(Posting::new(store.clone(), site_facts(&settings)));
+        let relay = Relay::new(relay_config(&settings.smtp));
+        Ok(RunnerContext {
+            settings,
+            store,
+            spool,
+            directory,
+            posting,
+            relay,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// Runs a spool operation on the blocking pool (the spool does synchronous file I/O).
+    pub async fn on_spool<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Spool) -> mailcast_spool::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let spool = self.spool.clone();
+        Ok(tokio::task::spawn_blocking(move || op(&spool)).await??)
+    }
+}
+
+/// The relay settings from `[smtp]`.
+pub fn relay_config(smtp: &SmtpSettings) -> RelayConfig {
+    RelayConfig {
+        host: smtp.host.clone(),
+        port: smtp.port,
+        unix_socket: None,
+        helo_name: smtp.helo_name.clone(),
+        lmtp: false,
+        max_connections: smtp.max_connections,
+        max_recipients: smtp.max_recipients,
+        max_transactions_per_connection: smtp.max_sessions_per_connection,
+        timeouts: Timeouts {
+            connect: smtp.connect_timeout,
+            command: smtp.command_timeout,
+            data: smtp.data_timeout,
+        },
+        use_chunking: smtp.use_chunking,
+        ..RelayConfig::default()
+    }
 }
 
 /// Why the runners should look at the spool now.
@@ -41,28 +159,22 @@ pub struct Runners {
 }
 
 impl Runners {
-    /// Waits until every runner task has stopped.
+    /// Waits until every runner task has stopped (after the shutdown token was cancelled).
     pub async fn wait(self) {
         self.tasks.wait().await;
     }
 }
 
-/// Starts the runners.
+/// Starts the runners: one scheduler task that processes entries until `shutdown`.
 pub fn start(
-    _ctx: RunnerContext,
-    _wake_tx: mpsc::UnboundedSender<Wakeup>,
-    mut wake_rx: mpsc::UnboundedReceiver<Wakeup>,
+    ctx: RunnerContext,
+    wake_tx: mpsc::UnboundedSender<Wakeup>,
+    wake_rx: mpsc::UnboundedReceiver<Wakeup>,
     shutdown: CancellationToken,
 ) -> Runners {
     let tasks = TaskTracker::new();
-    tasks.spawn(async move {
-        loop {
-            tokio::select! {
-                w = wake_rx.recv() => if w.is_none() { return },
-                () = shutdown.cancelled() => return,
-            }
-        }
-    });
+    let scheduler = schedule::Scheduler::new(ctx, wake_tx);
+    tasks.spawn(scheduler.run(wake_rx, shutdown));
     tasks.close();
     Runners { tasks }
 }

@@ -1,0 +1,341 @@
+//! The incoming runner: what happens to a post or `-owner` mail in `incoming` (Mailman's `in`
+//! and `pipeline` runners).
+//!
+//! For each entry: resolve the list (gone: shunt), apply the intake fix-ups if the entry was
+//! adopted without them (`attrs.fixed_up == false`, Maildir), then
+//! - `-owner` mail: Mailman's owner chain accepts it; it is forwarded unmodified to the
+//!   owners and moderators (job `<id>.owner`, envelope sender the site owner);
+//! - a post: run the posting chain (skipped for a post a moderator approved, which gets
+//!   `X-Mailman-Approved-At`) and act on its decision:
+//!   - accept: take a post number, run the handlers, and create the delivery job to the
+//!     members (`<id>.out`; the poster is left out when their `receive_own_postings` is off);
+//!   - hold: see [`super::held`] (entry `<id>.held`, a store row, notices);
+//!   - reject: the rejection notice to the poster (`<id>.nreject`);
+//!   - discard: nothing (logged).
+//!
+//! The entry is removed only after everything it leads to exists durably.
+//!
+//! # Crash safety and the duplicate window
+//!
+//! Every child (job, notice, held entry, hold row) has an id derived from the entry's, and is
+//! created idempotently before the entry is removed; the post number is stored in the
+//! entry's `attrs.post_number` before the handlers use it. A crash at any point therefore
+//! re-runs the entry, which finds its children and creates none twice. A child is never sent
+//! while its parent is still in `incoming` (the scheduler waits), so a child finished and
+//! removed before the crash cannot be re-created and sent again. What remains: the spool's
+//! own window (after a power loss, removals of the last checkpoint interval, about a second,
+//! may be undone), and a post number taken but not yet stored (a gap in the numbering).
+//!
+//! Not here: `command` and `bounces` entries (their runners come later), archiving, digests,
+//! and content filtering.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use mailcast_model::{EmailAddress, ListAddress, MemberRole};
+use mailcast_pipeline::chain::{self, Disposition};
+use mailcast_pipeline::encoded_word::Value as HeaderValue;
+use mailcast_pipeline::handlers::{self, ProcessOptions};
+use mailcast_pipeline::message::Message;
+use mailcast_pipeline::rewrite::Rewrite;
+use mailcast_pipeline::rules::RuleContext;
+use mailcast_pipeline::{ListContext, MessageFacts, intake};
+use mailcast_spool::{Durability, EntryId, EntryMeta, Stage};
+use serde_json::Value;
+use tracing::{Span, info};
+
+use super::RunnerContext;
+use super::board::Work;
+use super::failure::Unprocessable;
+use super::held::{self, APPROVED, APPROVED_AT, NewHold};
+use super::notify::{self, About};
+use super::outgoing::{self, Audience};
+use crate::directory::ListInfo;
+
+/// `attrs` key: false when the entry was adopted without the intake fix-ups.
+pub const FIXED_UP: &str = "fixed_up";
+/// `attrs` key: the post number this post was given.
+pub const POST_NUMBER: &str = "post_number";
+
+/// One incoming entry, loaded.
+struct Entry {
+    meta: EntryMeta,
+    list: Arc<ListInfo>,
+    /// The message, with the intake fix-ups applied.
+    body: Vec<u8>,
+}
+
+/// Processes the incoming entry `id`; returns the entries it created that are ready to go.
+pub(crate) async fn process(ctx: &RunnerContext, id: &EntryId) -> anyhow::Result<Vec<Work>> {
+    let entry = load(ctx, id).await?;
+    match entry.meta.subaddress.as_deref() {
+        None => post(ctx, entry).await,
+        Some("owner") => forward_to_owners(ctx, entry).await,
+        Some(other) => Err(Unprocessable::error(format!(
+            "mail to the -{other} address does not belong in incoming"
+        ))),
+    }
+}
+
+async fn load(ctx: &RunnerContext, id: &EntryId) -> anyhow::Result<Entry> {
+    let read_id = id.clone();
+    let (meta, body) = ctx
+        .on_spool(move |spool| {
+            let meta = spool.read_meta(Stage::Incoming, &read_id)?;
+            let body = spool.read_body_of(&meta)?;
+            Ok((meta, body))
+        })
+        .await?;
+    Span::current().record("list", meta.list.as_str());
+    let list = resolve_list(ctx, &meta.list).await?;
+    let body = if meta.attrs.get(FIXED_UP) == Some(&Value::Bool(false)) {
+        // A Message-ID derived from the entry id, so a re-run generates the same one.
+        let generated = format!("<{id}@{}>", ctx.settings.hostname);
+        intake::fix_message(&body, &meta.mail_from, &generated)
+            .map_err(|e| Unprocessable::error(e.to_string()))?
+    } else {
+        body
+    };
+    let message = Message::parse(&body)
+        .map_err(|e| Unprocessable::error(format!("the message cannot be parsed: {e}")))?;
+    if let Some(message_id) = message.message_id() {
+        Span::current().record("message_id", message_id.as_str());
+    }
+    Ok(Entry { meta, list, body })
+}
+
+/// The list of an entry, from the directory (reloaded once if the list is not in it: the
+/// CLI may have created it a moment ago).
+async fn resolve_list(ctx: &RunnerContext, list: &str) -> anyhow::Result<Arc<ListInfo>> {
+    let address = ListAddress::parse(list)
+        .map_err(|e| Unprocessable::error(format!("bad list address {list:?}: {e}")))?;
+    if let Some(info) = ctx.directory.snapshot().list(&address) {
+        return Ok(info);
+    }
+    ctx.directory.refresh(&ctx.store).await?;
+    ctx.directory
+        .snapshot()
+        .list(&address)
+        .ok_or_else(|| Unprocessable::error(format!("the list {address} no longer exists")))
+}
+
+async fn forward_to_owners(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<Vec<Work>> {
+    let id = entry.meta.id.clone();
+    let job = outgoing::create_post_job(
+        ctx,
+        &id,
+        &entry.list,
+        entry.body,
+        Audience::OwnersAndModerators,
+        0,
+    )
+    .await?;
+    remove(ctx, &id).await?;
+    info!("owner mail forwarded to the owners and moderators");
+    metrics::counter!("mailcast_owner_mail_total").increment(1);
+    Ok(job
+        .into_iter()
+        .map(|id| Work {
+            stage: Stage::Outgoing,
+            id,
+        })
+        .collect())
+}
+
+/// What the posting chain decided, with what each outcome needs.
+enum Decision {
+    Accept {
+        message: Vec<u8>,
+    },
+    Hold {
+        message: Vec<u8>,
+        reasons: Vec<String>,
+    },
+    Reject {
+        reasons: Vec<String>,
+    },
+    Discard {
+        reasons: Vec<String>,
+    },
+}
+
+async fn post(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<Vec<Work>> {
+    let snapshot = ctx.directory.snapshot();
+    let list_ctx = ctx.posting.context(&entry.list, snapshot.change_counter);
+    let envelope_sender = Some(entry.meta.mail_from.as_str()).filter(|s| !s.is_empty());
+    let message = Message::parse(&entry.body)?;
+    let sender = message.senders(envelope_sender).into_iter().next();
+    let decision = if entry.meta.attrs.get(APPROVED) == Some(&Value::Bool(true)) {
+        Decision::Accept {
+            message: mark_approved(&message, &entry.meta),
+        }
+    } else {
+        let senders = message.senders(envelope_sender);
+        let facts = ctx
+            .posting
+            .sender_facts(&entry.list.address, &senders, snapshot.change_counter)
+            .await?;
+        let msg_facts = MessageFacts {
+            original_size: entry.meta.original_size,
+            ..MessageFacts::default()
+        };
+        let result = chain::run(&RuleContext::new(
+            &message,
+            &list_ctx,
+            &facts,
+            envelope_sender,
+            msg_facts,
+        ));
+        let reasons = result.reasons.clone();
+        match result.disposition {
+            Disposition::Accept => Decision::Accept {
+                message: result.annotate(&entry.body),
+            },
+            Disposition::Hold => Decision::Hold {
+                message: result.annotate(&entry.body),
+                reasons,
+            },
+            Disposition::Reject(_) => Decision::Reject { reasons },
+            Disposition::Discard => Decision::Discard { reasons },
+        }
+    };
+    drop(message);
+    let id = entry.meta.id.clone();
+    let (result, children) = match decision {
+        Decision::Accept { message } => (
+            "accepted",
+            accept(ctx, &entry, &list_ctx, message, sender).await?,
+        ),
+        Decision::Hold { message, reasons } => {
+            let hold = NewHold {
+                parent: &entry.meta,
+                message,
+                sender,
+                reasons,
+            };
+            ("held", held::hold(ctx, &list_ctx, hold).await?)
+        }
+        Decision::Reject { reasons } => {
+            let about = About {
+                post: &entry.body,
+                envelope_sender: &entry.meta.mail_from,
+                poster: sender.as_deref(),
+                reasons: &reasons,
+            };
+            let notice = notify::rejected(ctx, &id, &list_ctx, &about).await?;
+            info!(?reasons, "post rejected");
+            ("rejected", notice.into_iter().collect())
+        }
+        Decision::Discard { reasons } => {
+            info!(?reasons, "post discarded by list policy");
+            ("discarded", Vec::new())
+        }
+    };
+    remove(ctx, &id).await?;
+    metrics::counter!("mailcast_posts_total", "result" => result).increment(1);
+    Ok(children)
+}
+
+/// An accepted post: number it, run the handlers, create the delivery job.
+async fn accept(
+    ctx: &RunnerContext,
+    entry: &Entry,
+    list_ctx: &ListContext,
+    message: Vec<u8>,
+    sender: Option<String>,
+) -> anyhow::Result<Vec<Work>> {
+    let post_number = post_number(ctx, entry).await?;
+    let plan = outgoing::mode::plan_for_post(&ctx.settings.smtp, &entry.list.settings, post_number);
+    let anonymous_id = format!("<{}@{}>", entry.meta.id, entry.list.address.domain());
+    let options = ProcessOptions {
+        post_number,
+        decorate: plan.decorate_in_pipeline(),
+        anonymous_message_id: &anonymous_id,
+    };
+    let processed = handlers::process(&message, list_ctx, &options)
+        .map_err(|e| Unprocessable::error(format!("the handlers cannot parse the post: {e}")))?;
+    let exclude_sender = excluded_poster(ctx, &entry.list.address, sender.as_deref()).await?;
+    let audience = Audience::Members { exclude_sender };
+    let job = outgoing::create_post_job(
+        ctx,
+        &entry.meta.id,
+        &entry.list,
+        processed,
+        audience,
+        post_number,
+    )
+    .await?;
+    let job_id = job
+        .as_ref()
+        .map_or("none (exists, or no recipients)", |j| j.as_str());
+    info!(post_number, job = job_id, "post accepted");
+    Ok(job
+        .into_iter()
+        .map(|id| Work {
+            stage: Stage::Outgoing,
+            id,
+        })
+        .collect())
+}
+
+/// The post's number: the one stored in the entry by an earlier run, or the next one of the
+/// list, stored in the entry before it is used.
+async fn post_number(ctx: &RunnerContext, entry: &Entry) -> anyhow::Result<u64> {
+    if let Some(n) = entry.meta.attrs.get(POST_NUMBER).and_then(Value::as_u64) {
+        return Ok(n);
+    }
+    let n = ctx.store.next_post_number(&entry.list.address).await?;
+    let id = entry.meta.id.clone();
+    ctx.on_spool(move |spool| {
+        spool.move_entry(
+            &id,
+            Stage::Incoming,
+            Stage::Incoming,
+            Durability::Lazy,
+            |m| {
+                m.attrs.insert(POST_NUMBER.into(), n.into());
+            },
+        )
+    })
+    .await?;
+    Ok(n)
+}
+
+/// The poster, if they are a member who does not want their own posts back. Only the
+/// membership's own `receive_own_postings` is consulted (unset means yes).
+async fn excluded_poster(
+    ctx: &RunnerContext,
+    list: &ListAddress,
+    sender: Option<&str>,
+) -> anyhow::Result<Option<EmailAddress>> {
+    let Some(address) = sender.and_then(|s| EmailAddress::parse(s).ok()) else {
+        return Ok(None);
+    };
+    let memberships = ctx.store.member(list, &address).await?;
+    let opted_out = memberships
+        .iter()
+        .any(|m| m.role == MemberRole::Member && m.preferences.receive_own_postings == Some(false));
+    Ok(opted_out.then_some(address))
+}
+
+/// The approved post with `X-Mailman-Approved-At` (Mailman adds it on approval).
+fn mark_approved(message: &Message<'_>, meta: &EntryMeta) -> Vec<u8> {
+    let approved_at = meta
+        .attrs
+        .get(APPROVED_AT)
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse::<Timestamp>().ok())
+        .unwrap_or_else(Timestamp::now);
+    let date = approved_at
+        .strftime("%a, %d %b %Y %H:%M:%S +0000")
+        .to_string();
+    let mut rewrite = Rewrite::new(message);
+    rewrite.set("X-Mailman-Approved-At", HeaderValue::Raw(&date));
+    rewrite.finish()
+}
+
+async fn remove(ctx: &RunnerContext, id: &EntryId) -> anyhow::Result<()> {
+    let id = id.clone();
+    ctx.on_spool(move |spool| spool.remove(Stage::Incoming, &id))
+        .await
+}
