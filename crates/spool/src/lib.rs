@@ -61,9 +61,11 @@
 //!
 //! About once a second (and when four sealed segments are waiting) the checkpointer calls
 //! `syncfs()` and deletes the segments whose records are all materialized, and the consumed
-//! logs no live segment needs. `syncfs()` was chosen over fsyncing each touched file and
-//! directory because it is one call for any number of files and also covers
-//! [`Durability::Lazy`] moves; `benches/commit.rs` measures both.
+//! logs no live segment needs; it also runs when only [`Durability::Lazy`] moves or removals
+//! happened. `syncfs()` was chosen over fsyncing each touched file and directory: measured by
+//! `benches/commit.rs` for 5,000 materialized entries, 0.4-0.7 s against 8.5-26 s, and it
+//! also covers lazy moves. Its cost is that it flushes other writers of the same file
+//! system too; it runs on its own thread and never delays an acknowledgement directly.
 //!
 //! [`Spool::remove`] appends the id to the consumed log (no fsync) before unlinking. After
 //! `kill -9` the page cache survives, so recovery replays exactly what is missing and every
@@ -80,6 +82,25 @@
 //! damaged), `syncfs()`, delete the log, and move message files without an envelope (older
 //! than [`Options::orphan_grace`]) to `corrupt/`. Unreadable envelopes found later (bad JSON,
 //! unknown version, missing body, hash mismatch) are moved to `corrupt/` when read.
+//!
+//! # Threads, callbacks and back-pressure
+//!
+//! `done` callbacks run on the writer thread and `on_visible` on the materializer thread:
+//! both must be quick (send on a channel); a panicking callback is caught and logged. The
+//! writer stops taking new batches while more than [`CommitterOptions::materializer_backlog`]
+//! bytes (256 MiB) wait for materialization, so a burst is acknowledged at log speed and a
+//! sustained overload slows acknowledgements down to the materializer's pace instead of
+//! growing memory. Only one process owns the log (`wal/LOCK`, flock).
+//!
+//! # Performance (see `benches/commit.rs`)
+//!
+//! Acknowledgement is bound by the log's `fdatasync` latency: with 16 submitters one
+//! `fdatasync` covers ~10-13 messages and the spool runs at 0.7-0.9 of the raw
+//! append-and-fdatasync floor measured at the same moment. Materialization is bound by file
+//! creation: on this machine's ext4 (mounted without a journal) each new inode costs a scan
+//! past recently deleted inodes (`find_inode_bit`/`recently_deleted`, ~40 % of CPU in `perf`),
+//! so entries become visible at 1,500-4,500/s while acknowledgements run faster; the backlog
+//! bound above keeps the two together under sustained load.
 //!
 //! # What this crate does not do
 //!

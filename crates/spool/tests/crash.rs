@@ -13,8 +13,7 @@ use mailcast_spool::{CommitterOptions, EntryId, Options, Spool, Stage};
 
 /// The child side of `kill_9_never_loses_an_acknowledged_entry`: commits in a loop, prints
 /// `ACK <tag> <id>...` after each acknowledgement and `REMOVING <id>` / `DEL <id>` around each
-/// removal, until
-/// the parent kills it. Does nothing unless started by the parent.
+/// removal, until the parent kills it. Does nothing unless started by the parent.
 #[test]
 #[ignore = "run as a child process by kill_9_never_loses_an_acknowledged_entry"]
 fn crash_child() {
@@ -63,10 +62,7 @@ fn crash_child() {
 fn kill_9_never_loses_an_acknowledged_entry() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("spool");
-    let mut acked: HashMap<EntryId, String> = HashMap::new();
-    let mut deleted: HashSet<EntryId> = HashSet::new();
-    // Removal started but not confirmed when the child died: either outcome is correct.
-    let mut removing: HashSet<EntryId> = HashSet::new();
+    let mut log = ChildLog::default();
     for (round, kill_after) in [40usize, 150, 7, 300, 90].into_iter().enumerate() {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
@@ -85,39 +81,27 @@ fn kill_9_never_loses_an_acknowledged_entry() {
         let mut acks = 0;
         while acks < kill_after {
             let line = lines.next().expect("child ended early").unwrap();
-            let mut words = line.split(' ');
-            match words.next() {
-                Some("ACK") => {
-                    let tag = words.next().unwrap().to_owned();
-                    for id in words {
-                        acked.insert(EntryId::parse(id).unwrap(), tag.clone());
-                    }
-                    acks += 1;
-                }
-                Some("REMOVING") => {
-                    removing.insert(EntryId::parse(words.next().unwrap()).unwrap());
-                }
-                Some("DEL") => {
-                    deleted.insert(EntryId::parse(words.next().unwrap()).unwrap());
-                }
-                _ => {}
-            }
+            acks += log.read(&line);
         }
         child.kill().unwrap(); // SIGKILL, at whatever point the child has reached.
         child.wait().unwrap();
+        // The child ran on while we read: what it wrote before dying counts too.
+        for line in lines {
+            log.read(&line.unwrap());
+        }
 
         let spool = Spool::open(&root, Options::default()).unwrap();
         let report = spool.recover().unwrap();
         let census = fixture::census(&spool);
-        for (id, tag) in &acked {
-            if deleted.contains(id) {
+        for (id, tag) in &log.acked {
+            if log.deleted.contains(id) {
                 assert!(
                     !census.contains_key(id),
                     "round {round}: removed {id} came back"
                 );
                 continue;
             }
-            if removing.contains(id) && !census.contains_key(id) {
+            if log.removing.contains(id) && !census.contains_key(id) {
                 continue;
             }
             let stages = census
@@ -135,6 +119,44 @@ fn kill_9_never_loses_an_acknowledged_entry() {
         }
         assert!(fixture::wal_files(&spool, "wal").is_empty(), "{report:?}");
         assert_eq!(spool.list(Stage::Corrupt).unwrap(), Vec::<EntryId>::new());
+    }
+}
+
+/// What the crash child reported.
+#[derive(Default)]
+struct ChildLog {
+    /// Acknowledged entries and the tag of their message.
+    acked: HashMap<EntryId, String>,
+    /// Removal started; if the child died before `DEL`, either outcome is correct.
+    removing: HashSet<EntryId>,
+    /// Removal finished.
+    deleted: HashSet<EntryId>,
+}
+
+impl ChildLog {
+    /// Records one line of the child's output; returns 1 for an acknowledgement line.
+    fn read(&mut self, line: &str) -> usize {
+        let mut words = line.split(' ');
+        match words.next() {
+            Some("ACK") => {
+                let tag = words.next().unwrap().to_owned();
+                for id in words {
+                    self.acked.insert(EntryId::parse(id).unwrap(), tag.clone());
+                }
+                1
+            }
+            Some("REMOVING") => {
+                self.removing
+                    .insert(EntryId::parse(words.next().unwrap()).unwrap());
+                0
+            }
+            Some("DEL") => {
+                self.deleted
+                    .insert(EntryId::parse(words.next().unwrap()).unwrap());
+                0
+            }
+            _ => 0,
+        }
     }
 }
 

@@ -202,3 +202,29 @@ fn submissions_after_shutdown_fail() {
     assert!(matches!(result, Err(mailcast_spool::Error::ShutDown)));
     assert!(fixture::census(&spool).is_empty());
 }
+
+#[test]
+fn a_panicking_callback_does_not_stop_the_committer() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = fixture::open(dir.path());
+    spool.recover().unwrap();
+    let committer = spool
+        .start_committer(CommitterOptions {
+            on_visible: Some(Box::new(|_, _| panic!("visibility callback fails"))),
+            ..CommitterOptions::default()
+        })
+        .unwrap();
+    committer.submit(
+        fixture::submission("first", 1),
+        Box::new(|_| panic!("done fails")),
+    );
+    let ids = committer
+        .submit_wait(fixture::submission("second", 1))
+        .unwrap();
+    committer.shutdown().unwrap();
+    assert_eq!(fixture::census(&spool).len(), 2);
+    assert_eq!(
+        spool.read_body(&ids[0]).unwrap(),
+        fixture::message("second")
+    );
+}
