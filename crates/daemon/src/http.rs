@@ -43,6 +43,7 @@ pub async fn spawn(
     let app = Router::new().route("/metrics", get(move || std::future::ready(render.render())));
     let sampler = {
         let shutdown = shutdown.clone();
+        let prometheus = prometheus.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(DEPTH_INTERVAL);
             loop {
@@ -50,6 +51,9 @@ pub async fn spawn(
                     _ = tick.tick() => {}
                     () = shutdown.cancelled() => return,
                 }
+                // Histogram samples are folded into their summaries only by upkeep; without it
+                // they accumulate until the next scrape.
+                prometheus.run_upkeep();
                 let spool = spool.clone();
                 if let Ok(Ok(counts)) = tokio::task::spawn_blocking(move || spool.counts()).await {
                     for (stage, n) in counts {

@@ -22,12 +22,21 @@ use tokio::net::TcpStream;
 /// How long tests wait for something that should happen in well under a second.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+/// A free TCP port on 127.0.0.1 (bound and released), never the same twice in one test
+/// process, so a daemon's LMTP, HTTP and sink ports cannot collide.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free port")
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("bind a free port")
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A temporary installation: var dir, SQLite database, LMTP and HTTP ports, config file.

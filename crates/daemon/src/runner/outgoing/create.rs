@@ -1,0 +1,318 @@
+//! Creating delivery jobs: who gets the message, with which envelope sender, in which mode.
+//!
+//! A post's recipients are the list's regular-delivery members with delivery enabled, minus
+//! the poster when their `receive_own_postings` is off (the caller passes the poster) and
+//! minus members with `receive_list_copy` off who are addressed explicitly in To or Cc (Mailman's
+//! avoid-duplicates handler). Owner mail goes to the owners and moderators with delivery
+//! enabled, or to the site owner when there are none (Mailman's owner-recipients handler).
+//! Recipient lines are sorted by domain, so that a bulk transaction carries few domains.
+//!
+//! The job id is derived from the parent entry, and the job is written in one durable step
+//! (`Spool::create_job`), so a caller that crashed after creating it and runs again finds it
+//! ([`mailcast_spool::Error::Exists`]) and moves on. What this module does not do: deliver, or
+//! decide how the post was processed.
+
+use std::collections::HashSet;
+
+use anyhow::Context;
+use jiff::{SignedDuration, Timestamp};
+use mailcast_model::{DeliveryStatus, EmailAddress, ListAddress};
+use mailcast_pipeline::Message;
+use mailcast_spool::{EntryId, EntryMeta, Stage};
+use tracing::{debug, info, warn};
+
+use super::Audience;
+use super::job::{JobAttrs, JobKind, Mode, RcptLine, sort_by_domain};
+use super::mode::{DeliveryPlan, plan_for_post};
+use crate::directory::ListInfo;
+use crate::runner::RunnerContext;
+
+/// Everything that describes a job before it is written.
+pub(super) struct NewJob {
+    pub id: EntryId,
+    pub list: String,
+    pub mail_from: String,
+    pub rcpt_to: String,
+    pub received_at: Timestamp,
+    pub attrs: JobAttrs,
+    pub lines: Vec<String>,
+    pub body: Vec<u8>,
+}
+
+/// Creates the job for a post or owner mail; `None` if it already exists or has nobody to go to.
+pub(super) async fn post_job(
+    ctx: &RunnerContext,
+    parent: &EntryId,
+    list: &ListInfo,
+    body: Vec<u8>,
+    audience: Audience,
+    post_number: u64,
+) -> anyhow::Result<Option<EntryId>> {
+    let (suffix, kind, plan) = match &audience {
+        Audience::Members { .. } => (
+            "out",
+            JobKind::Post,
+            plan_for_post(&ctx.settings.smtp, &list.settings, post_number),
+        ),
+        Audience::OwnersAndModerators => ("owner", JobKind::Owner, DeliveryPlan::BULK),
+    };
+    let id = parent.derive(suffix)?;
+    if exists(ctx, &id).await? {
+        debug!(job = %id, "delivery job exists already");
+        return Ok(None);
+    }
+    let keep_names = plan.mode == Mode::Personalized;
+    let (lines, mail_from, rcpt_to) = match audience {
+        Audience::Members { exclude_sender } => {
+            let lines = member_lines(ctx, list, &body, exclude_sender.as_ref(), keep_names).await?;
+            let bounces = list.address.sub_address("bounces");
+            (lines, bounces, list.address.posting_address())
+        }
+        Audience::OwnersAndModerators => {
+            let lines = owner_lines(ctx, &list.address).await?;
+            // Loop-safe: a bounce of owner mail goes to the site owner, never to a list.
+            let site_owner = ctx.settings.site_owner.clone();
+            (lines, site_owner, list.address.sub_address("owner"))
+        }
+    };
+    if lines.is_empty() {
+        info!(list = %list.address, parent = %parent, "nobody to deliver to");
+        return Ok(None);
+    }
+    let received_at = parent_received_at(ctx, parent).await?;
+    let message_id = Message::parse(&body).ok().and_then(|m| m.message_id());
+    let attrs = JobAttrs::new(
+        kind,
+        plan.mode,
+        plan.verp,
+        deadline(ctx, received_at),
+        id.clone(),
+        message_id,
+    );
+    let job = NewJob {
+        id,
+        list: list.address.posting_address(),
+        mail_from,
+        rcpt_to,
+        received_at,
+        attrs,
+        lines,
+        body,
+    };
+    write(ctx, job).await
+}
+
+/// Creates a bulk job for a message mailcast generated; an existing job is left alone, and
+/// recipients that are not addresses are left out (logged).
+pub(super) async fn notice_job(
+    ctx: &RunnerContext,
+    id: EntryId,
+    list: &ListAddress,
+    mail_from: &str,
+    rcpts: Vec<String>,
+    body: Vec<u8>,
+) -> anyhow::Result<()> {
+    let mut lines: Vec<String> = Vec::with_capacity(rcpts.len());
+    let mut seen = HashSet::new();
+    for rcpt in rcpts {
+        match EmailAddress::parse(&rcpt) {
+            Ok(parsed) if seen.insert(parsed.as_str().to_owned()) => {
+                lines.push(parsed.original().to_owned());
+            }
+            Ok(_) => {}
+            // Retrying cannot make the address valid; the other recipients still get it.
+            Err(err) => warn!(notice = %id, error = %err, "leaving out a notice recipient"),
+        }
+    }
+    if lines.is_empty() {
+        warn!(notice = %id, "a notice has no valid recipient; nothing to send");
+        return Ok(());
+    }
+    sort_by_domain(&mut lines);
+    let now = Timestamp::now();
+    let message_id = Message::parse(&body).ok().and_then(|m| m.message_id());
+    let attrs = JobAttrs::new(
+        JobKind::Notice,
+        Mode::Bulk,
+        false,
+        deadline(ctx, now),
+        id.clone(),
+        message_id,
+    );
+    let job = NewJob {
+        rcpt_to: lines[0].clone(),
+        id,
+        list: list.posting_address(),
+        mail_from: mail_from.to_owned(),
+        received_at: now,
+        attrs,
+        lines,
+        body,
+    };
+    write(ctx, job).await.map(|_| ())
+}
+
+/// Writes a job durably into `outgoing`; `None` if a job with its id exists in any stage.
+pub(super) async fn write(ctx: &RunnerContext, job: NewJob) -> anyhow::Result<Option<EntryId>> {
+    write_in(ctx, job, Stage::Outgoing, None).await
+}
+
+/// Writes a job durably into `stage`, due at `not_before`; `None` if its id exists already.
+pub(super) async fn write_in(
+    ctx: &RunnerContext,
+    job: NewJob,
+    stage: Stage,
+    not_before: Option<Timestamp>,
+) -> anyhow::Result<Option<EntryId>> {
+    let batch_size = batch_size(ctx, job.attrs.mode, job.lines.len());
+    let count = job.lines.len();
+    let spool = ctx.spool.clone();
+    let id = job.id.clone();
+    let mut meta = EntryMeta::new(job.id, stage, &job.list, &job.mail_from, &job.rcpt_to);
+    meta.received_at = job.received_at;
+    meta.not_before = not_before;
+    job.attrs.write_to(&mut meta.attrs);
+    let (lines, body) = (job.lines, job.body);
+    let created = tokio::task::spawn_blocking(move || {
+        spool.create_job(stage, meta, &body, lines.into_iter(), batch_size)
+    })
+    .await
+    .context("creating a delivery job panicked")?;
+    match created {
+        Ok(_) => {
+            debug!(job = %id, %stage, recipients = count, batch_size, "delivery job created");
+            Ok(Some(id))
+        }
+        Err(mailcast_spool::Error::Exists(_)) => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("cannot create delivery job {id}")),
+    }
+}
+
+/// Recipients per batch: `[smtp] max_recipients` (0: everyone in one) for bulk jobs,
+/// `[smtp] personalized_batch_size` for personalized ones.
+fn batch_size(ctx: &RunnerContext, mode: Mode, recipients: usize) -> u64 {
+    let smtp = &ctx.settings.smtp;
+    let size = match mode {
+        Mode::Bulk if smtp.max_recipients == 0 => recipients,
+        Mode::Bulk => smtp.max_recipients,
+        Mode::Personalized => smtp.personalized_batch_size,
+    };
+    size.max(1) as u64
+}
+
+/// When deferred recipients of a message received at `received_at` are given up.
+fn deadline(ctx: &RunnerContext, received_at: Timestamp) -> Timestamp {
+    let period = SignedDuration::try_from(ctx.settings.smtp.delivery_retry_period)
+        .unwrap_or(SignedDuration::MAX);
+    received_at.checked_add(period).unwrap_or(Timestamp::MAX)
+}
+
+async fn exists(ctx: &RunnerContext, id: &EntryId) -> anyhow::Result<bool> {
+    let (spool, id) = (ctx.spool.clone(), id.clone());
+    let found = tokio::task::spawn_blocking(move || spool.find(&id))
+        .await
+        .context("looking up a delivery job panicked")??;
+    Ok(found.is_some())
+}
+
+/// When the parent entry was received (the retry deadline counts from there); now if the
+/// parent is gone.
+async fn parent_received_at(ctx: &RunnerContext, parent: &EntryId) -> anyhow::Result<Timestamp> {
+    let (spool, parent) = (ctx.spool.clone(), parent.clone());
+    let received = tokio::task::spawn_blocking(move || -> mailcast_spool::Result<_> {
+        match spool.find(&parent)? {
+            Some(stage) => Ok(Some(spool.read_meta(stage, &parent)?.received_at)),
+            None => Ok(None),
+        }
+    })
+    .await
+    .context("reading the parent entry panicked")??;
+    Ok(received.unwrap_or_else(Timestamp::now))
+}
+
+/// The recipient lines of a post to the members.
+///
+/// One query: the store's keyset paging (`recipients_page`) re-sorts the remaining members for
+/// every page, which made a 100,000-member list five times slower to read.
+async fn member_lines(
+    ctx: &RunnerContext,
+    list: &ListInfo,
+    body: &[u8],
+    exclude: Option<&EmailAddress>,
+    keep_names: bool,
+) -> anyhow::Result<Vec<String>> {
+    let recipients = ctx
+        .store
+        .recipients(&list.address)
+        .await
+        .with_context(|| format!("cannot read the recipients of {}", list.address))?;
+    let mut addressed: Option<HashSet<String>> = None;
+    let mut lines: Vec<String> = Vec::with_capacity(recipients.len());
+    for r in recipients {
+        if exclude.is_some_and(|e| e.as_str() == r.address.as_str()) {
+            continue;
+        }
+        if !r.receive_list_copy
+            && addressed
+                .get_or_insert_with(|| explicitly_addressed(body))
+                .contains(r.address.as_str())
+        {
+            continue;
+        }
+        let name = r.display_name.as_deref().filter(|_| keep_names);
+        lines.push(RcptLine::encode(r.address.original(), name));
+    }
+    sort_by_domain(&mut lines);
+    Ok(lines)
+}
+
+/// The lower-cased addresses in the post's To and Cc (and their Resent- forms).
+fn explicitly_addressed(body: &[u8]) -> HashSet<String> {
+    let Ok(message) = Message::parse(body) else {
+        return HashSet::new();
+    };
+    ["To", "Cc", "Resent-To", "Resent-Cc"]
+        .into_iter()
+        .flat_map(|field| message.addresses(field))
+        .map(|a| a.email)
+        .collect()
+}
+
+/// The recipient lines of owner mail: owners and moderators with delivery enabled, each once,
+/// or the site owner.
+async fn owner_lines(ctx: &RunnerContext, list: &ListAddress) -> anyhow::Result<Vec<String>> {
+    let people = ctx
+        .store
+        .owners_and_moderators(list)
+        .await
+        .with_context(|| format!("cannot read the owners and moderators of {list}"))?;
+    let mut seen = HashSet::new();
+    let mut lines: Vec<String> = people
+        .iter()
+        .filter(|m| m.delivery_status == DeliveryStatus::Enabled)
+        .filter(|m| seen.insert(m.address.as_str().to_owned()))
+        .map(|m| m.address.original().to_owned())
+        .collect();
+    if lines.is_empty() {
+        lines.push(ctx.settings.site_owner.clone());
+    }
+    sort_by_domain(&mut lines);
+    Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_recipients_come_from_to_cc_and_resent_fields() {
+        let body = b"From: a@x.org\r\nTo: List <ant@example.org>, Bob <BOB@x.org>\r\n\
+            Cc: carol@y.org\r\nResent-To: dan@z.org\r\nBcc: eve@x.org\r\nSubject: s\r\n\r\nhi\r\n";
+        let found = explicitly_addressed(body);
+        for address in ["ant@example.org", "bob@x.org", "carol@y.org", "dan@z.org"] {
+            assert!(found.contains(address), "{address} in {found:?}");
+        }
+        assert!(!found.contains("eve@x.org"));
+        assert!(explicitly_addressed(b"no header section").is_empty());
+    }
+}

@@ -1,0 +1,225 @@
+//! The outgoing runner: delivery jobs, fan-out to the relay, retries, and crash-safe progress.
+//!
+//! A delivery job (DESIGN.md §5) is one body, a file of recipient lines and a progress log in
+//! the spool, with what this runner needs to know in `attrs.job` ([`job`]). Its life:
+//!
+//! 1. **Created** in `outgoing` by [`create_post_job`] (a processed post to the members, or
+//!    `-owner` mail to the owners and moderators) or [`create_notice_job`] (mail mailcast
+//!    generated), under an id derived from its parent so that a re-run finds it.
+//! 2. **Sent** by [`process`]: the batches not yet recorded go out concurrently ([`fanout`]),
+//!    as bulk transactions ([`bulk`]: `[smtp] max_recipients` per batch, envelope sender
+//!    `LIST-bounces@HOST`) or one rendered copy per recipient ([`personalized`]: lists with
+//!    `personalize`, and VERP, [`mode`] decides), each batch recorded durably when complete.
+//! 3. **Finished** ([`retry`]): permanent failures of posts become member bounces, deferred
+//!    recipients a retry job `<origin>.r<n>` in `deferred` (exponential backoff, original
+//!    deadline), given up after `delivery_retry_period`; then the job is removed.
+//!
+//! Outcomes follow Mailman (the outbound crate's `trouble` module classifies them): 2xx
+//! delivered; 4xx, 552 and connection trouble deferred; other 5xx failed.
+//!
+//! **Crash safety.** After `kill -9`, [`process`] resumes with the batches whose progress line
+//! is not durable. The duplicates are the batches in flight at the crash: at most one per
+//! connection (`[smtp] max_connections`), see [`fanout`]. Finishing is idempotent (see
+//! [`retry`]); the scheduler does not send a job while its parent entry is still in
+//! `incoming` or `held`.
+//!
+//! Metrics: `mailcast_recipients_total{result=delivered|deferred|failed}`,
+//! `mailcast_delivery_job_seconds` (per [`process`] call) and
+//! `mailcast_delivery_transaction_seconds`; one `delivery` tracing span per job.
+//!
+//! Not here: choosing which entries to process and when (the scheduler), bounce *processing*
+//! (probes, disabling members: the bounce runner), DKIM/ARC signing, MX lookups.
+
+mod bulk;
+mod create;
+mod fanout;
+pub mod job;
+pub mod mode;
+mod personalized;
+mod retry;
+pub mod verp;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use jiff::Timestamp;
+use mailcast_model::{EmailAddress, ListAddress};
+use mailcast_pipeline::personalize::Personalizer;
+use mailcast_spool::{EntryId, EntryMeta, Stage};
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::directory::ListInfo;
+use crate::runner::RunnerContext;
+use bulk::Bulk;
+use fanout::Copies;
+use job::{JobAttrs, Mode};
+use personalized::Personalized;
+
+pub use mode::{DeliveryPlan, plan_for_post};
+
+/// Who a post or owner mail goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// The list's regular-delivery members with delivery enabled, except `exclude_sender`
+    /// (the poster, when their `receive_own_postings` is off).
+    Members {
+        /// The poster to leave out, if any.
+        exclude_sender: Option<EmailAddress>,
+    },
+    /// The owners and moderators with delivery enabled (the site owner if there are none).
+    OwnersAndModerators,
+}
+
+/// Creates the delivery job for a processed post (or `-owner` mail) in `outgoing`, durably.
+///
+/// `parent` is the incoming entry; the job id is derived from it (`<parent>.out`, or
+/// `<parent>.owner` for owner mail), so a re-run after a crash finds the existing job and
+/// returns `Ok(None)`. `Ok(None)` also means nobody is to receive it (no enabled members).
+/// For members, `body` is the handlers' output: decorated when the plan is bulk, undecorated
+/// when each copy is rendered for its recipient (see [`plan_for_post`] and
+/// [`DeliveryPlan::decorate_in_pipeline`], which the caller must use with the same
+/// `post_number`). Owner mail is sent unmodified and in bulk, with the site owner as envelope
+/// sender; posts are sent from `LIST-bounces@HOST` (VERP-encoded when the plan says so).
+pub async fn create_post_job(
+    ctx: &RunnerContext,
+    parent: &EntryId,
+    list: &ListInfo,
+    body: Vec<u8>,
+    audience: Audience,
+    post_number: u64,
+) -> anyhow::Result<Option<EntryId>> {
+    create::post_job(ctx, parent, list, body, audience, post_number).await
+}
+
+/// Creates a bulk job for a message mailcast generated (a notice, a reply) to explicit
+/// addresses, with the given envelope sender (`""` for the null sender). An existing job with
+/// this `id` is left as it is. Failures of notices are not scored as member bounces.
+pub async fn create_notice_job(
+    ctx: &RunnerContext,
+    id: EntryId,
+    list: &ListAddress,
+    mail_from: &str,
+    rcpts: Vec<String>,
+    body: Vec<u8>,
+) -> anyhow::Result<()> {
+    create::notice_job(ctx, id, list, mail_from, rcpts, body).await
+}
+
+/// Delivers the rest of job `id`, which is in the `outgoing` stage, and finishes it (bounces,
+/// retry job, removal). When the daemon shuts down mid-way it returns `Ok(())` with the job
+/// still in `outgoing`; the next start resumes it. Delivery failures are data, not errors:
+/// `Err` means the spool or the store failed, and the scheduler retries the job later.
+pub async fn process(ctx: &RunnerContext, id: &EntryId) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let meta = {
+        let job_id = id.clone();
+        ctx.on_spool(move |spool| spool.read_meta(Stage::Outgoing, &job_id))
+            .await
+            .with_context(|| format!("cannot read delivery job {id}"))?
+    };
+    let job = JobAttrs::from_attrs(&meta.attrs).with_context(|| format!("delivery job {id}"))?;
+    let span = info_span!(
+        "delivery",
+        job = %id,
+        list = %meta.list,
+        kind = ?job.kind,
+        mode = ?job.mode,
+        retry = job.retry,
+    );
+    let result = deliver(ctx, &meta, &job).instrument(span).await;
+    metrics::histogram!("mailcast_delivery_job_seconds").record(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn deliver(ctx: &RunnerContext, meta: &EntryMeta, job: &JobAttrs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let body: Arc<[u8]> = {
+        let snapshot = meta.clone();
+        ctx.on_spool(move |spool| spool.read_body_of(&snapshot))
+            .await
+            .with_context(|| format!("cannot read the body of job {}", meta.id))?
+            .into()
+    };
+    let copies = copies(ctx, meta, job, body)?;
+    let workers = ctx.relay.config().max_connections;
+    let tally = fanout::deliver_pending(
+        &ctx.spool,
+        &ctx.relay,
+        &meta.id,
+        copies,
+        workers,
+        &ctx.shutdown,
+    )
+    .await?;
+    let progress = {
+        let id = meta.id.clone();
+        ctx.on_spool(move |spool| spool.progress(&id)).await?
+    };
+    if !progress.is_complete() {
+        if ctx.shutdown.is_cancelled() {
+            info!(
+                ?tally,
+                pending = progress.pending().len(),
+                "delivery interrupted by shutdown; the job resumes at the next start"
+            );
+            return Ok(());
+        }
+        anyhow::bail!("job {} still has pending batches after delivery", meta.id);
+    }
+    let finished = retry::finish(ctx, meta, job, progress, Timestamp::now()).await?;
+    info!(
+        delivered = tally.delivered,
+        deferred = tally.deferred,
+        failed = tally.failed,
+        transactions = tally.transactions,
+        retried = finished.retried,
+        given_up = finished.given_up,
+        seconds = started.elapsed().as_secs_f64(),
+        "delivery job finished"
+    );
+    Ok(())
+}
+
+/// How the copies of this job are made.
+fn copies(
+    ctx: &RunnerContext,
+    meta: &EntryMeta,
+    job: &JobAttrs,
+    body: Arc<[u8]>,
+) -> anyhow::Result<Copies> {
+    if job.mode == Mode::Bulk {
+        return Ok(Copies::Bulk(Bulk {
+            mail_from: meta.mail_from.clone(),
+            body,
+        }));
+    }
+    let list = ListAddress::parse(&meta.list)
+        .with_context(|| format!("job {} names no valid list ({:?})", meta.id, meta.list))?;
+    let personalizer = personalizer(ctx, &list, &body);
+    Ok(Copies::Personalized(Box::new(Personalized {
+        list,
+        mail_from: meta.mail_from.clone(),
+        verp: job.verp,
+        personalizer,
+        body,
+    })))
+}
+
+/// The renderer for a personalized job, or `None` (copies go out as stored) when the list is
+/// gone or the body does not parse.
+fn personalizer(ctx: &RunnerContext, list: &ListAddress, body: &[u8]) -> Option<Personalizer> {
+    let snapshot = ctx.directory.snapshot();
+    let Some(info) = snapshot.list(list) else {
+        warn!("the list is gone; sending the copies without per-recipient decoration");
+        return None;
+    };
+    let context = ctx.posting.context(&info, snapshot.change_counter);
+    match Personalizer::new(body, &context) {
+        Ok(personalizer) => Some(personalizer),
+        Err(err) => {
+            warn!(error = %err, "cannot prepare per-recipient copies; sending the body as stored");
+            None
+        }
+    }
+}
