@@ -44,15 +44,23 @@ pub struct Snapshot {
 impl Snapshot {
     /// Builds the lookups from a store directory.
     pub fn from_store(dir: StoreDirectory) -> Snapshot {
-        let mut snap = Snapshot { change_counter: dir.change_counter, ..Snapshot::default() };
+        let mut snap = Snapshot {
+            change_counter: dir.change_counter,
+            ..Snapshot::default()
+        };
         for d in dir.domains {
             if let Some(alias) = &d.alias_domain {
-                snap.aliases.insert(alias.as_str().to_string(), d.mail_host.clone());
+                snap.aliases
+                    .insert(alias.as_str().to_string(), d.mail_host.clone());
             }
             snap.domains.insert(d.mail_host, d.alias_domain);
         }
         for l in dir.lists {
-            let info = ListInfo { address: l.address.clone(), list_id: l.list_id, settings: l.settings };
+            let info = ListInfo {
+                address: l.address.clone(),
+                list_id: l.list_id,
+                settings: l.settings,
+            };
             snap.lists.insert(l.address, Arc::new(info));
         }
         snap
@@ -66,7 +74,9 @@ impl Snapshot {
     /// Every list, sorted by domain then name.
     pub fn lists(&self) -> Vec<Arc<ListInfo>> {
         let mut v: Vec<_> = self.lists.values().cloned().collect();
-        v.sort_by(|a, b| (a.address.domain(), a.address.name()).cmp(&(b.address.domain(), b.address.name())));
+        v.sort_by(|a, b| {
+            (a.address.domain(), a.address.name()).cmp(&(b.address.domain(), b.address.name()))
+        });
         v
     }
 
@@ -96,12 +106,17 @@ impl Directory {
     /// Loads the first snapshot.
     pub async fn load(store: &Store) -> anyhow::Result<Directory> {
         let snap = Snapshot::from_store(store.directory().await?);
-        Ok(Directory { current: Arc::new(RwLock::new(Arc::new(snap))) })
+        Ok(Directory {
+            current: Arc::new(RwLock::new(Arc::new(snap))),
+        })
     }
 
     /// The current snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn replace(&self, snap: Snapshot) {
@@ -119,7 +134,12 @@ impl Directory {
     }
 
     /// Polls the change counter until `shutdown`; `on_change` runs after every reload.
-    pub async fn watch(self, store: Store, shutdown: CancellationToken, on_change: impl Fn(&Snapshot) + Send) {
+    pub async fn watch(
+        self,
+        store: Store,
+        shutdown: CancellationToken,
+        on_change: impl Fn(&Snapshot) + Send,
+    ) {
         let mut tick = tokio::time::interval(POLL_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -130,7 +150,11 @@ impl Directory {
             match self.refresh(&store).await {
                 Ok(true) => {
                     let snap = self.snapshot();
-                    info!(change_counter = snap.change_counter, lists = snap.lists.len(), "directory reloaded");
+                    info!(
+                        change_counter = snap.change_counter,
+                        lists = snap.lists.len(),
+                        "directory reloaded"
+                    );
                     on_change(&snap);
                 }
                 Ok(false) => {}

@@ -57,14 +57,17 @@ pub async fn spawn(
                 let spool = spool.clone();
                 if let Ok(Ok(counts)) = tokio::task::spawn_blocking(move || spool.counts()).await {
                     for (stage, n) in counts {
-                        metrics::gauge!("mailcast_queue_depth", "stage" => stage.as_str()).set(n as f64);
+                        metrics::gauge!("mailcast_queue_depth", "stage" => stage.as_str())
+                            .set(n as f64);
                     }
                 }
             }
         })
     };
     Ok(tokio::spawn(async move {
-        let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
         let _ = sampler.await;
     }))
 }

@@ -4,12 +4,19 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 fn micros() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros())
 }
 
 /// A new Message-ID, `<time.pid.random@host>` as Mailman's `make_msgid` builds them.
 pub fn message_id(hostname: &str) -> String {
-    format!("<{}.{}.{:016x}@{hostname}>", micros(), std::process::id(), rand::random::<u64>())
+    format!(
+        "<{}.{}.{:016x}@{hostname}>",
+        micros(),
+        std::process::id(),
+        rand::random::<u64>()
+    )
 }
 
 /// A MIME boundary that cannot occur in text we did not generate.
@@ -29,7 +36,10 @@ mod tests {
     #[test]
     fn shapes() {
         let id = super::message_id("lists.example.org");
-        assert!(id.starts_with('<') && id.ends_with("@lists.example.org>"), "{id}");
+        assert!(
+            id.starts_with('<') && id.ends_with("@lists.example.org>"),
+            "{id}"
+        );
         assert_ne!(super::message_id("h"), super::message_id("h"));
         assert_eq!(super::token().len(), 40);
         assert!(super::token().bytes().all(|b| b.is_ascii_hexdigit()));

@@ -19,7 +19,10 @@ use crate::directory::ListInfo;
 
 /// The site facts from the configuration.
 pub fn site_facts(settings: &crate::config::Settings) -> SiteFacts {
-    SiteFacts { site_email: settings.site_owner.clone(), ..SiteFacts::default() }
+    SiteFacts {
+        site_email: settings.site_owner.clone(),
+        ..SiteFacts::default()
+    }
 }
 
 /// Cached entries beyond this count are dropped wholesale (a crude but bounded cache).
@@ -46,7 +49,10 @@ impl Posting {
             store,
             site,
             contexts: Mutex::new(HashMap::new()),
-            facts: Mutex::new(FactsCache { counter: -1, entries: HashMap::new() }),
+            facts: Mutex::new(FactsCache {
+                counter: -1,
+                entries: HashMap::new(),
+            }),
         }
     }
 
@@ -63,7 +69,11 @@ impl Posting {
         {
             return ctx.clone();
         }
-        let ctx = ListContext::new(list.address.clone(), list.settings.clone(), self.site.clone());
+        let ctx = ListContext::new(
+            list.address.clone(),
+            list.settings.clone(),
+            self.site.clone(),
+        );
         for problem in ctx.problems() {
             tracing::warn!(list = %list.address, %problem, "ignoring a bad list setting");
         }
@@ -74,13 +84,21 @@ impl Posting {
 
     /// The facts about each of `senders` on `list`. Unknown or unparseable addresses become
     /// unknown non-members.
-    pub async fn sender_facts(&self, list: &ListAddress, senders: &[String], counter: i64) -> anyhow::Result<Vec<SenderFacts>> {
+    pub async fn sender_facts(
+        &self,
+        list: &ListAddress,
+        senders: &[String],
+        counter: i64,
+    ) -> anyhow::Result<Vec<SenderFacts>> {
         let mut out: Vec<Option<SenderFacts>> = Vec::with_capacity(senders.len());
         let mut missing: Vec<EmailAddress> = Vec::new();
         {
             let mut cache = self.facts.lock().unwrap_or_else(|p| p.into_inner());
             if cache.counter != counter || cache.entries.len() > MAX_CACHED_FACTS {
-                *cache = FactsCache { counter, entries: HashMap::new() };
+                *cache = FactsCache {
+                    counter,
+                    entries: HashMap::new(),
+                };
             }
             for s in senders {
                 let hit = cache.entries.get(&(list.clone(), s.clone())).cloned();
@@ -98,7 +116,9 @@ impl Posting {
             for f in found {
                 let facts = convert(&f);
                 if cache.counter == counter {
-                    cache.entries.insert((list.clone(), facts.address.clone()), facts.clone());
+                    cache
+                        .entries
+                        .insert((list.clone(), facts.address.clone()), facts.clone());
                 }
                 for (slot, s) in out.iter_mut().zip(senders) {
                     if slot.is_none() && s.eq_ignore_ascii_case(&facts.address) {

@@ -34,7 +34,9 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Runs the daemon until SIGTERM/SIGINT, on its own runtime.
 pub fn run_blocking(settings: Settings) -> anyhow::Result<()> {
     crate::logging::init(&settings.log_level, settings.log_json);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let shutdown = CancellationToken::new();
         let signals = shutdown.clone();
@@ -49,7 +51,10 @@ pub fn run_blocking(settings: Settings) -> anyhow::Result<()> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         // Without signal handlers the daemon still stops when killed.
         return std::future::pending().await;
     };
@@ -65,8 +70,12 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     std::fs::create_dir_all(&settings.var_dir)
         .with_context(|| format!("cannot create {}", settings.var_dir.display()))?;
     let store = Store::open(&settings.database_url).await?;
-    let spool = Spool::open(settings.spool_dir(), Default::default())
-        .with_context(|| format!("cannot open the spool at {}", settings.spool_dir().display()))?;
+    let spool = Spool::open(settings.spool_dir(), Default::default()).with_context(|| {
+        format!(
+            "cannot open the spool at {}",
+            settings.spool_dir().display()
+        )
+    })?;
     let report = spool.recover().context("spool recovery failed")?;
     info!(?report, "spool recovered");
     let directory = Directory::load(&store).await?;
@@ -76,9 +85,11 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let visible = wake_tx.clone();
     let committer = spool
         .start_committer(CommitterOptions {
-            on_visible: Some(Box::new(move |stage: Stage, id: &mailcast_spool::EntryId| {
-                let _ = visible.send(Wakeup::Visible(stage, id.clone()));
-            })),
+            on_visible: Some(Box::new(
+                move |stage: Stage, id: &mailcast_spool::EntryId| {
+                    let _ = visible.send(Wakeup::Visible(stage, id.clone()));
+                },
+            )),
             ..CommitterOptions::default()
         })
         .context("cannot start the spool committer")?;
@@ -97,15 +108,36 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let intake_shutdown = shutdown.child_token();
     let lmtp_tasks = lmtp.start(acceptor, intake_shutdown.clone());
 
-    let http = crate::http::spawn(settings.rest.listen, prometheus, spool.clone(), shutdown.clone()).await?;
+    let http = crate::http::spawn(
+        settings.rest.listen,
+        prometheus,
+        spool.clone(),
+        shutdown.clone(),
+    )
+    .await?;
 
     let watcher = {
-        let (directory, store, shutdown, wake) = (directory.clone(), store.clone(), shutdown.clone(), wake_tx.clone());
+        let (directory, store, shutdown, wake) = (
+            directory.clone(),
+            store.clone(),
+            shutdown.clone(),
+            wake_tx.clone(),
+        );
         tokio::spawn(directory.watch(store, shutdown, move |_| {
             let _ = wake.send(Wakeup::DirectoryChanged);
         }))
     };
 
+    // The Maildir reader first: its start-up sweep removes Maildir files whose entry already
+    // exists (a crash between adopting and unlinking) before any runner can finish that entry.
+    let maildir = crate::inbound::maildir::start(
+        &settings,
+        &store,
+        &spool,
+        &directory,
+        wake_tx.clone(),
+        shutdown.clone(),
+    );
     let runners = if settings.runner.enabled {
         Some(runner::start(
             RunnerContext {
@@ -117,7 +149,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
                 relay: mailcast_outbound::Relay::new(runner::relay_config(&settings.smtp)),
                 shutdown: shutdown.clone(),
             },
-            wake_tx.clone(),
+            wake_tx,
             wake_rx,
             shutdown.clone(),
         ))
@@ -125,11 +157,13 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         drop(wake_rx);
         None
     };
-    let maildir = crate::inbound::maildir::start(&settings, &store, &spool, &directory, wake_tx, shutdown.clone());
     info!(hostname = %settings.hostname, "mailcast serving");
 
     shutdown.cancelled().await;
-    if tokio::time::timeout(DRAIN_TIMEOUT, lmtp_tasks.wait()).await.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, lmtp_tasks.wait())
+        .await
+        .is_err()
+    {
         warn!("LMTP sessions did not finish within {DRAIN_TIMEOUT:?}; closing them");
     }
     for path in unix_paths {
@@ -168,7 +202,10 @@ fn acceptor_limits(settings: &Settings) -> AcceptorLimits {
             },
             chunking: l.chunking,
         }),
-        timeouts: Timeouts { idle: l.idle_timeout, data: l.data_timeout },
+        timeouts: Timeouts {
+            idle: l.idle_timeout,
+            data: l.data_timeout,
+        },
         spill_threshold: l.spill_threshold,
         max_connections: l.max_connections,
         max_connections_per_ip: l.max_connections_per_ip,

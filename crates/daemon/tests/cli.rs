@@ -34,7 +34,11 @@ impl Site {
     /// Runs a command that must succeed; returns its standard output.
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -59,10 +63,18 @@ fn run_with_config(config: &Path, args: &[&str]) -> Output {
 }
 
 fn fails(out: Output, args: &[&str]) -> String {
-    assert!(!out.status.success(), "{args:?} should fail but succeeded: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "{args:?} should fail but succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "{args:?}: expected one line of error, got {err:?}");
+    assert_eq!(
+        lines.len(),
+        1,
+        "{args:?}: expected one line of error, got {err:?}"
+    );
     assert!(lines[0].starts_with("mailcast: error: "), "{err}");
     lines[0].to_string()
 }
@@ -70,20 +82,44 @@ fn fails(out: Output, args: &[&str]) -> String {
 async fn domains_lists_and_settings(db: TestDb) {
     let site = Site::new(&db);
     site.ok(&["domains", "add", "a.example"]);
-    site.ok(&["domains", "add", "b.example", "--alias-domain", "x.b.example"]);
-    assert_eq!(site.ok(&["domains", "list"]), "a.example\nb.example\talias_domain=x.b.example\n");
+    site.ok(&[
+        "domains",
+        "add",
+        "b.example",
+        "--alias-domain",
+        "x.b.example",
+    ]);
+    assert_eq!(
+        site.ok(&["domains", "list"]),
+        "a.example\nb.example\talias_domain=x.b.example\n"
+    );
     site.ok(&["lists", "create", "Dev@A.example"]);
     site.ok(&["lists", "create", "dev@b.example"]);
     let lists = site.ok(&["lists", "list"]);
     assert_eq!(lists, "dev@a.example\tDev\ndev@b.example\tDev\n");
-    assert_eq!(site.ok(&["lists", "list", "--domain", "b.example"]), "dev@b.example\tDev\n");
-    site.ok(&["lists", "set", "dev@a.example", "default_nonmember_action=reject", "subject_prefix=[a] "]);
+    assert_eq!(
+        site.ok(&["lists", "list", "--domain", "b.example"]),
+        "dev@b.example\tDev\n"
+    );
+    site.ok(&[
+        "lists",
+        "set",
+        "dev@a.example",
+        "default_nonmember_action=reject",
+        "subject_prefix=[a] ",
+    ]);
     let shown = site.ok(&["lists", "show", "dev@a.example"]);
     assert!(shown.contains("list_id = dev.a.example"), "{shown}");
-    assert!(shown.contains("default_nonmember_action = \"reject\""), "{shown}");
+    assert!(
+        shown.contains("default_nonmember_action = \"reject\""),
+        "{shown}"
+    );
     assert!(shown.contains("subject_prefix = \"[a] \""), "{shown}");
     let other = site.ok(&["lists", "show", "dev@b.example"]);
-    assert!(other.contains("default_nonmember_action = \"hold\""), "{other}");
+    assert!(
+        other.contains("default_nonmember_action = \"hold\""),
+        "{other}"
+    );
     assert!(other.contains("subject_prefix = \"[Dev] \""), "{other}");
     // Every list keeps a var/lists/<list-id>/ directory (Mailman's Exim recipe checks it).
     assert!(site.path("var/lists/dev.a.example").is_dir());
@@ -106,17 +142,56 @@ async fn members_import_is_idempotent_and_counts(db: TestDb) {
         "# a comment\nanne@example.com\nBart Person <bart@example.com>\n\n\"Cat, C.\" <cat@example.com>\nANNE@example.com\n",
     )
     .unwrap();
-    let out = site.ok(&["members", "add", "ant@example.org", "--file", file.to_str().unwrap()]);
-    assert_eq!(out.trim(), "ant@example.org: added 3, already members 1, invalid 0");
-    let out = site.ok(&["members", "add", "ant@example.org", "--file", file.to_str().unwrap(), "dave@example.com"]);
-    assert_eq!(out.trim(), "ant@example.org: added 1, already members 4, invalid 0");
+    let out = site.ok(&[
+        "members",
+        "add",
+        "ant@example.org",
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.trim(),
+        "ant@example.org: added 3, already members 1, invalid 0"
+    );
+    let out = site.ok(&[
+        "members",
+        "add",
+        "ant@example.org",
+        "--file",
+        file.to_str().unwrap(),
+        "dave@example.com",
+    ]);
+    assert_eq!(
+        out.trim(),
+        "ant@example.org: added 1, already members 4, invalid 0"
+    );
     let listed = site.ok(&["members", "list", "ant@example.org"]);
     assert_eq!(listed.lines().count(), 4, "{listed}");
-    assert!(listed.contains("Bart Person <bart@example.com>\tmember\tenabled"), "{listed}");
-    site.ok(&["members", "add", "ant@example.org", "--role", "owner", "owner@example.com"]);
-    assert_eq!(site.ok(&["members", "list", "ant@example.org", "--role", "owner"]).lines().count(), 1);
+    assert!(
+        listed.contains("Bart Person <bart@example.com>\tmember\tenabled"),
+        "{listed}"
+    );
+    site.ok(&[
+        "members",
+        "add",
+        "ant@example.org",
+        "--role",
+        "owner",
+        "owner@example.com",
+    ]);
+    assert_eq!(
+        site.ok(&["members", "list", "ant@example.org", "--role", "owner"])
+            .lines()
+            .count(),
+        1
+    );
     site.ok(&["members", "remove", "ant@example.org", "dave@example.com"]);
-    assert_eq!(site.ok(&["members", "list", "ant@example.org", "--role", "member"]).lines().count(), 3);
+    assert_eq!(
+        site.ok(&["members", "list", "ant@example.org", "--role", "member"])
+            .lines()
+            .count(),
+        3
+    );
     let err = site.fails(&["members", "remove", "ant@example.org", "nobody@example.com"]);
     assert!(err.contains("nobody@example.com"), "{err}");
 }
@@ -126,23 +201,63 @@ async fn members_from_stdin_and_invalid_lines(db: TestDb) {
     site.ok(&["domains", "add", "example.org"]);
     site.ok(&["lists", "create", "ant@example.org"]);
     let file = site.path("bad.txt");
-    std::fs::write(&file, "good@example.com\nnot an address\nalso@example.com\n").unwrap();
-    let err = site.fails(&["members", "add", "ant@example.org", "--file", file.to_str().unwrap()]);
+    std::fs::write(
+        &file,
+        "good@example.com\nnot an address\nalso@example.com\n",
+    )
+    .unwrap();
+    let err = site.fails(&[
+        "members",
+        "add",
+        "ant@example.org",
+        "--file",
+        file.to_str().unwrap(),
+    ]);
     assert!(err.contains("line 2"), "{err}");
-    assert_eq!(site.ok(&["members", "list", "ant@example.org"]), "", "nothing is half-written");
-    let out = site.ok(&["members", "add", "ant@example.org", "--skip-invalid", "--file", file.to_str().unwrap()]);
-    assert!(out.contains("added 2, already members 0, invalid 1"), "{out}");
+    assert_eq!(
+        site.ok(&["members", "list", "ant@example.org"]),
+        "",
+        "nothing is half-written"
+    );
+    let out = site.ok(&[
+        "members",
+        "add",
+        "ant@example.org",
+        "--skip-invalid",
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("added 2, already members 0, invalid 1"),
+        "{out}"
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_mailcast"))
-        .args(["--config", site.config.to_str().unwrap(), "members", "add", "ant@example.org", "--file", "-"])
+        .args([
+            "--config",
+            site.config.to_str().unwrap(),
+            "members",
+            "add",
+            "ant@example.org",
+            "--file",
+            "-",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"stdin1@example.com\nStdin Two <stdin2@example.com>\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"stdin1@example.com\nStdin Two <stdin2@example.com>\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("added 2"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("added 2"),
+        "{out:?}"
+    );
 }
 
 async fn bad_input_gets_one_clear_line(db: TestDb) {
@@ -155,17 +270,46 @@ async fn bad_input_gets_one_clear_line(db: TestDb) {
         (vec!["lists", "create", "a/b@d.example"], "a/b"),
         (vec!["lists", "create", "a b@d.example"], "a b"),
         (vec!["lists", "create", long.as_str()], "aaaa"),
-        (vec!["lists", "create", "x@nosuch.example"], "nosuch.example"),
+        (
+            vec!["lists", "create", "x@nosuch.example"],
+            "nosuch.example",
+        ),
         (vec!["lists", "create", "dup@d.example"], "dup"),
         (vec!["lists", "create", "DUP@d.example"], "dup"),
-        (vec!["lists", "remove", "ghost@d.example"], "ghost@d.example"),
+        (
+            vec!["lists", "remove", "ghost@d.example"],
+            "ghost@d.example",
+        ),
         (vec!["lists", "show", "ghost@d.example"], "ghost@d.example"),
-        (vec!["lists", "set", "dup@d.example", "no_such_setting=1"], "no_such_setting"),
-        (vec!["lists", "set", "dup@d.example", "max_message_size=big"], "max_message_size"),
-        (vec!["lists", "set", "dup@d.example", "default_member_action=maybe"], "default_member_action"),
-        (vec!["lists", "set", "dup@d.example", "emergency"], "emergency"),
-        (vec!["members", "add", "dup@d.example", "not-an-address"], "not-an-address"),
-        (vec!["members", "add", "ghost@d.example", "a@b.example"], "ghost@d.example"),
+        (
+            vec!["lists", "set", "dup@d.example", "no_such_setting=1"],
+            "no_such_setting",
+        ),
+        (
+            vec!["lists", "set", "dup@d.example", "max_message_size=big"],
+            "max_message_size",
+        ),
+        (
+            vec![
+                "lists",
+                "set",
+                "dup@d.example",
+                "default_member_action=maybe",
+            ],
+            "default_member_action",
+        ),
+        (
+            vec!["lists", "set", "dup@d.example", "emergency"],
+            "emergency",
+        ),
+        (
+            vec!["members", "add", "dup@d.example", "not-an-address"],
+            "not-an-address",
+        ),
+        (
+            vec!["members", "add", "ghost@d.example", "a@b.example"],
+            "ghost@d.example",
+        ),
         (vec!["domains", "add", "bad domain"], "bad domain"),
         (vec!["domains", "add", "d.example"], "d.example"),
         (vec!["queue", "show", "not/an/id"], "not/an/id"),
@@ -174,8 +318,17 @@ async fn bad_input_gets_one_clear_line(db: TestDb) {
         assert!(line.contains(needle), "{args:?}: {line}");
     }
     // A refused setting change leaves the others untouched (validated before anything is saved).
-    site.fails(&["lists", "set", "dup@d.example", "emergency=true", "max_num_recipients=-1"]);
-    assert!(site.ok(&["lists", "show", "dup@d.example"]).contains("emergency = false"));
+    site.fails(&[
+        "lists",
+        "set",
+        "dup@d.example",
+        "emergency=true",
+        "max_num_recipients=-1",
+    ]);
+    assert!(
+        site.ok(&["lists", "show", "dup@d.example"])
+            .contains("emergency = false")
+    );
 }
 
 mailcast_store::backend_tests!(
@@ -189,9 +342,19 @@ mailcast_store::backend_tests!(
 fn unreachable_database_hides_the_password() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("mailcast.toml");
-    std::fs::write(&config, "[database]\nurl = \"postgres://mc:s3cret@127.0.0.1:1/mailcast\"\n").unwrap();
-    let line = fails(run_with_config(&config, &["lists", "list"]), &["lists", "list"]);
-    assert!(line.contains("postgres://mc:***@127.0.0.1:1/mailcast"), "{line}");
+    std::fs::write(
+        &config,
+        "[database]\nurl = \"postgres://mc:s3cret@127.0.0.1:1/mailcast\"\n",
+    )
+    .unwrap();
+    let line = fails(
+        run_with_config(&config, &["lists", "list"]),
+        &["lists", "list"],
+    );
+    assert!(
+        line.contains("postgres://mc:***@127.0.0.1:1/mailcast"),
+        "{line}"
+    );
     assert!(!line.contains("s3cret"), "{line}");
 }
 
@@ -200,9 +363,18 @@ fn config_errors_name_the_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("mailcast.toml");
     std::fs::write(&config, "[lmtp]\nmax_recipents = 10\n").unwrap();
-    let line = fails(run_with_config(&config, &["lists", "list"]), &["lists", "list"]);
-    assert!(line.contains("max_recipents") && line.contains("mailcast.toml"), "{line}");
+    let line = fails(
+        run_with_config(&config, &["lists", "list"]),
+        &["lists", "list"],
+    );
+    assert!(
+        line.contains("max_recipents") && line.contains("mailcast.toml"),
+        "{line}"
+    );
     let missing = dir.path().join("nope.toml");
-    let line = fails(run_with_config(&missing, &["lists", "list"]), &["lists", "list"]);
+    let line = fails(
+        run_with_config(&missing, &["lists", "list"]),
+        &["lists", "list"],
+    );
     assert!(line.contains("nope.toml"), "{line}");
 }

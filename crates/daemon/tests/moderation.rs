@@ -426,14 +426,21 @@ async fn a_post_to_a_removed_list_is_shunted_for_the_operator() {
     // Committed by another process while no daemon runs; then the list goes away.
     let sent = message(MEMBERS[0], LIST, "Too late", "The list is gone.\n");
     let out = site.cli_with_stdin(&["inject", LIST], Some(&sent));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(site.queue_count("incoming"), 1);
     site.ok(&["lists", "remove", LIST]);
 
     let daemon = site.start().await;
     wait_until("the post is shunted", || site.queue_count("shunt") == 1).await;
     let shunted = site.ok(&["queue", "list", "shunt"]);
-    assert!(shunted.contains("the list ant@example.org no longer exists"), "{shunted}");
+    assert!(
+        shunted.contains("the list ant@example.org no longer exists"),
+        "{shunted}"
+    );
     let id = shunted.split('\t').next().expect("an entry id");
     let shown = site.ok(&["queue", "show", id]);
     assert!(shown.contains("\"whichq\": \"incoming\""), "{shown}");

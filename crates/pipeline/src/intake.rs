@@ -125,6 +125,56 @@ fn with_angle_brackets(id: &str) -> String {
 }
 
 /// Drops an mbox `From sender date` line at the very top (not a `From:` field).
+/// The fields a final delivery agent prepends (Postfix's virtual(8) and local(8)):
+/// `Return-Path`, `Delivered-To` and `X-Original-To`, each with its continuation lines. A
+/// message that reached mailcast through a Maildir or a pipe starts with them; the LMTP server
+/// never sees them. Removing them first gives a post the same headers whatever way it came in.
+/// Only leading occurrences are removed: the same names further down were written by others.
+pub fn strip_delivery_fields(raw: &[u8]) -> &[u8] {
+    const NAMES: [&[u8]; 3] = [b"return-path:", b"delivered-to:", b"x-original-to:"];
+    let mut rest = raw;
+    loop {
+        let is_delivery_field = NAMES
+            .iter()
+            .any(|n| rest.len() >= n.len() && rest[..n.len()].eq_ignore_ascii_case(n));
+        if !is_delivery_field {
+            return rest;
+        }
+        // Skip the field's first line and its continuation lines.
+        loop {
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(i) => rest = &rest[i + 1..],
+                None => return &rest[rest.len()..],
+            }
+            if !rest.starts_with(b" ") && !rest.starts_with(b"\t") {
+                break;
+            }
+        }
+    }
+}
+
+/// Line ends as RFC 5322 stores them: every bare LF becomes CRLF (pipes and Maildirs deliver
+/// Unix line ends); CRLF stays as it is. Borrows when there is nothing to change.
+pub fn crlf_line_ends(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let bare = raw
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || raw[i - 1] != b'\r'));
+    if !bare {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 32);
+    let mut prev = 0u8;
+    for &b in raw {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn strip_mbox_from_line(raw: &[u8]) -> &[u8] {
     let Some(rest) = raw.strip_prefix(b"From ") else {
         return raw;
@@ -141,6 +191,29 @@ fn strip_mbox_from_line(raw: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delivery_fields_are_stripped_only_at_the_top() {
+        let raw = b"Return-Path: <a@x>\nDelivered-To: l+x@d\nX-Original-To: l@d\n\tcontinued\nFrom: a@x\nDelivered-To: kept@d\n\nbody\n";
+        assert_eq!(
+            strip_delivery_fields(raw),
+            b"From: a@x\nDelivered-To: kept@d\n\nbody\n"
+        );
+        assert_eq!(
+            strip_delivery_fields(b"From: a@x\r\n\r\n"),
+            b"From: a@x\r\n\r\n"
+        );
+        assert_eq!(strip_delivery_fields(b"Return-Path: <>"), b"");
+    }
+
+    #[test]
+    fn crlf_line_ends_normalises_bare_lf_only() {
+        assert_eq!(&*crlf_line_ends(b"a\nb\r\nc\n"), b"a\r\nb\r\nc\r\n");
+        assert!(matches!(
+            crlf_line_ends(b"a\r\nb\r\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     fn fixed(raw: &str, sender: &str) -> String {
         String::from_utf8(

@@ -9,10 +9,16 @@ use crate::config::Settings;
 pub async fn run(settings: &Settings, cmd: DomainsCommand) -> anyhow::Result<()> {
     let store = super::open_store(settings).await?;
     match cmd {
-        DomainsCommand::Add { domain, alias_domain, description } => {
+        DomainsCommand::Add {
+            domain,
+            alias_domain,
+            description,
+        } => {
             let mail_host = DomainName::parse(&domain)?;
             let alias = alias_domain.as_deref().map(DomainName::parse).transpose()?;
-            store.add_domain(&mail_host, alias.as_ref(), &description).await?;
+            store
+                .add_domain(&mail_host, alias.as_ref(), &description)
+                .await?;
             println!("added domain {mail_host}");
         }
         DomainsCommand::Remove { domain, force } => {

@@ -11,7 +11,10 @@ pub async fn run(settings: &Settings, cmd: ListsCommand) -> anyhow::Result<()> {
         ListsCommand::Create { address } => {
             let list = ListAddress::parse(&address)?;
             let created = store.create_list(&list).await?;
-            println!("created list {} (List-Id {})", created.address, created.list_id);
+            println!(
+                "created list {} (List-Id {})",
+                created.address, created.list_id
+            );
         }
         ListsCommand::Remove { address } => {
             let list = ListAddress::parse(&address)?;
@@ -27,7 +30,9 @@ pub async fn run(settings: &Settings, cmd: ListsCommand) -> anyhow::Result<()> {
         }
         ListsCommand::Show { address } => {
             let list = store.list(&ListAddress::parse(&address)?).await?;
-            let members = store.member_count(&list.address, Some(mailcast_model::MemberRole::Member)).await?;
+            let members = store
+                .member_count(&list.address, Some(mailcast_model::MemberRole::Member))
+                .await?;
             println!("posting_address = {}", list.address);
             println!("list_id = {}", list.list_id);
             println!("members = {members}");
@@ -42,7 +47,10 @@ pub async fn run(settings: &Settings, cmd: ListsCommand) -> anyhow::Result<()> {
             }
             return Ok(());
         }
-        ListsCommand::Set { address, settings: pairs } => {
+        ListsCommand::Set {
+            address,
+            settings: pairs,
+        } => {
             let list = store.list(&ListAddress::parse(&address)?).await?;
             let mut new = list.settings.clone();
             for pair in &pairs {

@@ -27,15 +27,25 @@ pub fn role(arg: RoleArg) -> MemberRole {
 pub async fn run(settings: &Settings, cmd: MembersCommand) -> anyhow::Result<()> {
     let store = super::open_store(settings).await?;
     match cmd {
-        MembersCommand::Add { list, addresses, file, role: r, skip_invalid } => {
+        MembersCommand::Add {
+            list,
+            addresses,
+            file,
+            role: r,
+            skip_invalid,
+        } => {
             let list = ListAddress::parse(&list)?;
-            let mut lines: Vec<(String, String)> =
-                addresses.iter().enumerate().map(|(i, a)| (format!("argument {}", i + 1), a.clone())).collect();
+            let mut lines: Vec<(String, String)> = addresses
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (format!("argument {}", i + 1), a.clone()))
+                .collect();
             if let Some(path) = file {
                 let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
                     Box::new(BufReader::new(std::io::stdin()))
                 } else {
-                    let f = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+                    let f = std::fs::File::open(&path)
+                        .with_context(|| format!("cannot open {}", path.display()))?;
                     Box::new(BufReader::new(f))
                 };
                 let name = path.display().to_string();
@@ -71,7 +81,9 @@ pub async fn run(settings: &Settings, cmd: MembersCommand) -> anyhow::Result<()>
                     b.set_position(done as u64);
                 }
             };
-            let report = store.add_members(&list, role(r), &mailboxes, &mut on_progress).await?;
+            let report = store
+                .add_members(&list, role(r), &mailboxes, &mut on_progress)
+                .await?;
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
@@ -85,13 +97,19 @@ pub async fn run(settings: &Settings, cmd: MembersCommand) -> anyhow::Result<()>
                 invalid.len()
             );
         }
-        MembersCommand::Remove { list, addresses, role: r } => {
+        MembersCommand::Remove {
+            list,
+            addresses,
+            role: r,
+        } => {
             let list = ListAddress::parse(&list)?;
             let addresses = addresses
                 .iter()
                 .map(|a| EmailAddress::parse(a))
                 .collect::<Result<Vec<_>, _>>()?;
-            let report = store.remove_members(&list, Some(role(r)), &addresses).await?;
+            let report = store
+                .remove_members(&list, Some(role(r)), &addresses)
+                .await?;
             println!("{list}: removed {}", report.removed);
             if !report.not_members.is_empty() {
                 let names: Vec<&str> = report.not_members.iter().map(|a| a.as_str()).collect();

@@ -47,13 +47,17 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<mailcast_store::S
 
 /// After a list or domain change: rewrite the MTA files an operator has generated before
 /// (Mailman 3 regenerates on every create and delete) and keep `var/lists/` in step.
-pub async fn regenerate_mta(settings: &Settings, store: &mailcast_store::Store) -> anyhow::Result<()> {
+pub async fn regenerate_mta(
+    settings: &Settings,
+    store: &mailcast_store::Store,
+) -> anyhow::Result<()> {
     if !settings.mta.regenerate_on_change {
         return Ok(());
     }
     let lists = crate::mta::lists_from_store(store).await?;
-    crate::mta::regenerate_existing(settings, &lists)
-        .map_err(|e| anyhow::anyhow!("the change is saved, but regenerating the MTA files failed: {e:#}"))
+    crate::mta::regenerate_existing(settings, &lists).map_err(|e| {
+        anyhow::anyhow!("the change is saved, but regenerating the MTA files failed: {e:#}")
+    })
 }
 
 /// Runs an admin command's future on a small current-thread runtime.

@@ -13,8 +13,12 @@ use crate::config::Settings;
 pub const WHICH_STAGE: &str = "whichq";
 
 pub fn run(settings: &Settings, cmd: QueueCommand) -> anyhow::Result<()> {
-    let spool = Spool::open(settings.spool_dir(), Default::default())
-        .with_context(|| format!("cannot open the spool at {}", settings.spool_dir().display()))?;
+    let spool = Spool::open(settings.spool_dir(), Default::default()).with_context(|| {
+        format!(
+            "cannot open the spool at {}",
+            settings.spool_dir().display()
+        )
+    })?;
     match cmd {
         QueueCommand::List { stage: None } => {
             for (stage, n) in spool.counts()? {
@@ -35,7 +39,9 @@ pub fn run(settings: &Settings, cmd: QueueCommand) -> anyhow::Result<()> {
                         m.mail_from,
                         m.rcpt_to,
                         m.attempts,
-                        m.last_error.map(|e| format!("\terror={e}")).unwrap_or_default()
+                        m.last_error
+                            .map(|e| format!("\terror={e}"))
+                            .unwrap_or_default()
                     ),
                     None => println!("{id}\tunreadable: {}", summary.problem.unwrap_or_default()),
                 }
@@ -52,7 +58,11 @@ pub fn run(settings: &Settings, cmd: QueueCommand) -> anyhow::Result<()> {
                 println!("problem: {problem}");
             }
             if let Some(job) = &summary.job {
-                println!("delivery batches: {} done of {}", job.batches() - job.pending().len() as u64, job.batches());
+                println!(
+                    "delivery batches: {} done of {}",
+                    job.batches() - job.pending().len() as u64,
+                    job.batches()
+                );
             }
             let text = spool.read_body(&id).unwrap_or_default();
             let shown = if body {
@@ -76,8 +86,13 @@ pub fn run(settings: &Settings, cmd: QueueCommand) -> anyhow::Result<()> {
                         .unwrap_or(Stage::Incoming)
                 }
                 Stage::Deferred => Stage::Deferred,
-                Stage::Held => bail!("{id} is held for moderation: use `mailcast held approve|reject|discard`"),
-                other => bail!("{id} is in stage {}: only shunted and deferred entries can be retried", other.as_str()),
+                Stage::Held => {
+                    bail!("{id} is held for moderation: use `mailcast held approve|reject|discard`")
+                }
+                other => bail!(
+                    "{id} is in stage {}: only shunted and deferred entries can be retried",
+                    other.as_str()
+                ),
             };
             spool.move_entry(&id, stage, target, Durability::Sync, |m| {
                 m.attempts = 0;

@@ -190,21 +190,30 @@ impl Settings {
     }
 
     /// Validates parsed values.
-    pub fn from_raw(raw: RawConfig, base: &Path, config_path: Option<PathBuf>) -> anyhow::Result<Settings> {
+    pub fn from_raw(
+        raw: RawConfig,
+        base: &Path,
+        config_path: Option<PathBuf>,
+    ) -> anyhow::Result<Settings> {
         let resolve = |p: &str| -> PathBuf {
             let p = Path::new(p);
-            if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
         };
         let var_dir = resolve(&raw.paths.var_dir);
         let database_url = resolve_database_url(&raw.database.url, &resolve)?;
         let lmtp = lmtp_settings(&raw.lmtp, &resolve)?;
         let smtp = smtp_settings(&raw.smtp)?;
         let rest = RestSettings {
-            listen: raw
-                .rest
-                .listen
-                .parse()
-                .map_err(|_| anyhow::anyhow!("key `rest.listen`: {:?} is not an IP:port address", raw.rest.listen))?,
+            listen: raw.rest.listen.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "key `rest.listen`: {:?} is not an IP:port address",
+                    raw.rest.listen
+                )
+            })?,
             admin_user: raw.rest.admin_user,
             admin_pass: raw.rest.admin_pass,
         };
@@ -212,13 +221,19 @@ impl Settings {
             Some(h) if !h.trim().is_empty() => h,
             _ => system_hostname(),
         };
-        let site_owner = raw.site.site_owner.unwrap_or_else(|| format!("postmaster@{hostname}"));
+        let site_owner = raw
+            .site
+            .site_owner
+            .unwrap_or_else(|| format!("postmaster@{hostname}"));
         mailcast_model::EmailAddress::parse(&site_owner)
             .map_err(|e| anyhow::anyhow!("key `site.site_owner`: {e}"))?;
         let mta = mta_settings(&raw.mta, &lmtp)?;
         let level = raw.logging.level.to_ascii_lowercase();
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
-            bail!("key `logging.level`: {:?} is not one of error, warn, info, debug, trace", raw.logging.level);
+            bail!(
+                "key `logging.level`: {:?} is not one of error, warn, info, debug, trace",
+                raw.logging.level
+            );
         }
         let log_json = match raw.logging.format.as_str() {
             "text" => false,
@@ -267,7 +282,10 @@ impl Settings {
 
 fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     match span {
-        Some(r) => format!(" line {}", text[..r.start.min(text.len())].matches('\n').count() + 1),
+        Some(r) => format!(
+            " line {}",
+            text[..r.start.min(text.len())].matches('\n').count() + 1
+        ),
         None => String::new(),
     }
 }
@@ -282,7 +300,9 @@ fn positive(v: u64, key: &str) -> anyhow::Result<u64> {
 fn resolve_database_url(url: &str, resolve: &dyn Fn(&str) -> PathBuf) -> anyhow::Result<String> {
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest.trim_start_matches("//");
-        let (path, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
+        let (path, query) = path
+            .split_once('?')
+            .map_or((path, None), |(p, q)| (p, Some(q)));
         if path.is_empty() || path == ":memory:" {
             bail!("key `database.url`: {url:?} needs a file path (sqlite:var/mailcast.db)");
         }
@@ -294,7 +314,10 @@ fn resolve_database_url(url: &str, resolve: &dyn Fn(&str) -> PathBuf) -> anyhow:
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(url.to_string())
     } else {
-        bail!("key `database.url`: {:?} must start with sqlite: or postgres://", redact_url(url))
+        bail!(
+            "key `database.url`: {:?} must start with sqlite: or postgres://",
+            redact_url(url)
+        )
     }
 }
 
@@ -325,7 +348,10 @@ fn parse_listen(s: &str, resolve: &dyn Fn(&str) -> PathBuf) -> anyhow::Result<Li
         .map_err(|_| anyhow::anyhow!("key `lmtp.listen`: {s:?} is neither IP:port nor unix:PATH"))
 }
 
-fn lmtp_settings(raw: &raw::RawLmtp, resolve: &dyn Fn(&str) -> PathBuf) -> anyhow::Result<LmtpSettings> {
+fn lmtp_settings(
+    raw: &raw::RawLmtp,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> anyhow::Result<LmtpSettings> {
     let listen = raw
         .listen
         .to_vec()
@@ -379,17 +405,31 @@ fn smtp_settings(raw: &raw::RawSmtp) -> anyhow::Result<SmtpSettings> {
         max_recipients: raw.max_recipients as usize,
         max_connections: positive(raw.max_connections, "smtp.max_connections")? as usize,
         max_sessions_per_connection: raw.max_sessions_per_connection as usize,
-        connect_timeout: Duration::from_secs(positive(raw.connect_timeout, "smtp.connect_timeout")?),
-        command_timeout: Duration::from_secs(positive(raw.command_timeout, "smtp.command_timeout")?),
+        connect_timeout: Duration::from_secs(positive(
+            raw.connect_timeout,
+            "smtp.connect_timeout",
+        )?),
+        command_timeout: Duration::from_secs(positive(
+            raw.command_timeout,
+            "smtp.command_timeout",
+        )?),
         data_timeout: Duration::from_secs(positive(raw.data_timeout, "smtp.data_timeout")?),
         use_chunking: raw.use_chunking,
-        personalized_batch_size: positive(raw.personalized_batch_size, "smtp.personalized_batch_size")?
-            as usize,
+        personalized_batch_size: positive(
+            raw.personalized_batch_size,
+            "smtp.personalized_batch_size",
+        )? as usize,
         verp_personalized_deliveries: raw.verp_personalized_deliveries,
         verp_delivery_interval: raw.verp_delivery_interval,
         delivery_retry_period: Duration::from_secs(retry.seconds),
-        retry_initial_delay: Duration::from_secs(positive(raw.retry_initial_delay, "smtp.retry_initial_delay")?),
-        retry_max_delay: Duration::from_secs(positive(raw.retry_max_delay, "smtp.retry_max_delay")?),
+        retry_initial_delay: Duration::from_secs(positive(
+            raw.retry_initial_delay,
+            "smtp.retry_initial_delay",
+        )?),
+        retry_max_delay: Duration::from_secs(positive(
+            raw.retry_max_delay,
+            "smtp.retry_max_delay",
+        )?),
     })
 }
 
@@ -417,7 +457,9 @@ fn mta_settings(raw: &raw::RawMta, lmtp: &LmtpSettings) -> anyhow::Result<MtaSet
     let lmtp_port = raw.lmtp_port.or(tcp.map(|a| a.port())).unwrap_or(8024);
     let mailcast_command = match &raw.mailcast_command {
         Some(c) => PathBuf::from(c),
-        None => std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/local/bin/mailcast")),
+        None => {
+            std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/local/bin/mailcast"))
+        }
     };
     Ok(MtaSettings {
         postmap_command: raw.postmap_command.clone(),

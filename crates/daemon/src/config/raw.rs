@@ -31,7 +31,9 @@ pub struct RawPaths {
 
 impl Default for RawPaths {
     fn default() -> Self {
-        RawPaths { var_dir: "var".into() }
+        RawPaths {
+            var_dir: "var".into(),
+        }
     }
 }
 
@@ -44,7 +46,9 @@ pub struct RawDatabase {
 
 impl Default for RawDatabase {
     fn default() -> Self {
-        RawDatabase { url: "sqlite:var/mailcast.db".into() }
+        RawDatabase {
+            url: "sqlite:var/mailcast.db".into(),
+        }
     }
 }
 
@@ -214,7 +218,11 @@ pub struct RawMaildir {
 
 impl Default for RawMaildir {
     fn default() -> Self {
-        RawMaildir { enabled: true, path: None, scan_interval_ms: 1000 }
+        RawMaildir {
+            enabled: true,
+            path: None,
+            scan_interval_ms: 1000,
+        }
     }
 }
 
@@ -229,7 +237,11 @@ pub struct RawRunner {
 
 impl Default for RawRunner {
     fn default() -> Self {
-        RawRunner { enabled: true, max_attempts: 5, concurrency: 8 }
+        RawRunner {
+            enabled: true,
+            max_attempts: 5,
+            concurrency: 8,
+        }
     }
 }
 
@@ -243,6 +255,9 @@ pub struct RawLogging {
 
 impl Default for RawLogging {
     fn default() -> Self {
-        RawLogging { level: "info".into(), format: "text".into() }
+        RawLogging {
+            level: "info".into(),
+            format: "text".into(),
+        }
     }
 }

@@ -1,7 +1,11 @@
 use super::*;
 
 fn load(text: &str) -> anyhow::Result<Settings> {
-    Settings::from_toml(text, Path::new("/etc/mailcast"), Some(PathBuf::from("/etc/mailcast/mailcast.toml")))
+    Settings::from_toml(
+        text,
+        Path::new("/etc/mailcast"),
+        Some(PathBuf::from("/etc/mailcast/mailcast.toml")),
+    )
 }
 
 fn err(text: &str) -> String {
@@ -16,7 +20,10 @@ fn defaults_follow_design() {
     let s = load("").unwrap();
     assert_eq!(s.var_dir, PathBuf::from("/etc/mailcast/var"));
     assert_eq!(s.database_url, "sqlite:///etc/mailcast/var/mailcast.db");
-    assert_eq!(s.lmtp.listen, vec![Listen::Tcp("127.0.0.1:8024".parse().unwrap())]);
+    assert_eq!(
+        s.lmtp.listen,
+        vec![Listen::Tcp("127.0.0.1:8024".parse().unwrap())]
+    );
     assert_eq!(s.lmtp.max_message_size, 33_554_432);
     assert_eq!(s.lmtp.max_recipients, 1000);
     assert_eq!(s.lmtp.idle_timeout, Duration::from_secs(300));
@@ -24,7 +31,10 @@ fn defaults_follow_design() {
     assert_eq!(s.lmtp.max_connections, 1000);
     assert_eq!((s.smtp.host.as_str(), s.smtp.port), ("127.0.0.1", 25));
     assert_eq!(s.rest.listen, "127.0.0.1:8001".parse().unwrap());
-    assert_eq!((s.rest.admin_user.as_str(), s.rest.admin_pass.as_str()), ("restadmin", "restpass"));
+    assert_eq!(
+        (s.rest.admin_user.as_str(), s.rest.admin_pass.as_str()),
+        ("restadmin", "restpass")
+    );
     assert_eq!(s.mta.lmtp_port, 8024);
 }
 
@@ -89,7 +99,9 @@ fn bad_values_name_the_key() {
     assert!(err("[lmtp]\nlisten = \"nowhere\"\n").contains("lmtp.listen"));
     assert!(err("[lmtp]\nmax_recipients = 10\n").contains("lmtp.max_recipients"));
     assert!(err("[lmtp]\nbare_line_endings = \"maybe\"\n").contains("lmtp.bare_line_endings"));
-    assert!(err("[smtp]\ndelivery_retry_period = \"soon\"\n").contains("smtp.delivery_retry_period"));
+    assert!(
+        err("[smtp]\ndelivery_retry_period = \"soon\"\n").contains("smtp.delivery_retry_period")
+    );
     assert!(err("[mta]\ntransport_file_type = \"btree\"\n").contains("mta.transport_file_type"));
     assert!(err("[logging]\nformat = \"xml\"\n").contains("logging.format"));
 }
@@ -108,6 +120,9 @@ fn missing_explicit_file_is_named() {
 
 #[test]
 fn passwords_are_redacted() {
-    assert_eq!(redact_url("postgres://mc:secret@db/x"), "postgres://mc:***@db/x");
+    assert_eq!(
+        redact_url("postgres://mc:secret@db/x"),
+        "postgres://mc:***@db/x"
+    );
     assert_eq!(redact_url("postgres://mc@db/x"), "postgres://mc@db/x");
 }

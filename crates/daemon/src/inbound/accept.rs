@@ -72,7 +72,14 @@ impl Acceptor {
         spool: Spool,
         committer: Committer,
     ) -> Acceptor {
-        Acceptor { limits, hostname, directory, posting, spool, committer }
+        Acceptor {
+            limits,
+            hostname,
+            directory,
+            posting,
+            spool,
+            committer,
+        }
     }
 
     pub fn session_config(&self) -> Arc<SessionConfig> {
@@ -119,7 +126,8 @@ impl Acceptor {
             }
         };
         debug_assert_eq!(replies.len(), n);
-        metrics::histogram!("mailcast_lmtp_delivery_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("mailcast_lmtp_delivery_seconds")
+            .record(started.elapsed().as_secs_f64());
         for r in &replies {
             let result = match r.code() {
                 250 => "accepted",
@@ -132,7 +140,11 @@ impl Acceptor {
     }
 
     async fn try_deliver(&self, received: Received) -> anyhow::Result<Vec<Reply>> {
-        let Received { transaction: tx, spill, spill_failed } = received;
+        let Received {
+            transaction: tx,
+            spill,
+            spill_failed,
+        } = received;
         let n = tx.recipients.len();
         if spill_failed {
             return Ok(vec![temporary_failure(); n]);
@@ -142,14 +154,18 @@ impl Acceptor {
         let (original_head, body_source) = match spill {
             None => {
                 let end = split_header_section(&tx.body).unwrap_or(tx.body.len());
-                (tx.body[..end].to_vec(), BodySource::Memory(tx.body[end..].to_vec()))
+                (
+                    tx.body[..end].to_vec(),
+                    BodySource::Memory(tx.body[end..].to_vec()),
+                )
             }
             Some(Spilled { head, mut file }) => {
                 file.write_all(&tx.body)?;
                 (head, BodySource::Spilled(file))
             }
         };
-        let fixed_head = match intake::fix_headers(&original_head, &tx.reverse_path, &generated_id) {
+        let fixed_head = match intake::fix_headers(&original_head, &tx.reverse_path, &generated_id)
+        {
             Ok(fixed) => fixed,
             Err(e) => return Ok(vec![to_reply(&e.refusal()); n]),
         };
@@ -164,13 +180,26 @@ impl Acceptor {
         let mut replies: Vec<Option<Reply>> = vec![None; n];
         // Index of the first occurrence of each recipient (case-insensitively).
         let first: Vec<usize> = (0..n)
-            .map(|i| (0..i).find(|&j| tx.recipients[j].eq_ignore_ascii_case(&tx.recipients[i])).unwrap_or(i))
+            .map(|i| {
+                (0..i)
+                    .find(|&j| tx.recipients[j].eq_ignore_ascii_case(&tx.recipients[i]))
+                    .unwrap_or(i)
+            })
             .collect();
         let mut envelopes = Vec::new();
         let mut stored = Vec::new();
         for i in (0..n).filter(|&i| first[i] == i) {
             let rcpt = &tx.recipients[i];
-            match plan::plan(&snapshot, &self.posting, rcpt, &tx.reverse_path, &rules_view, tx.size).await? {
+            match plan::plan(
+                &snapshot,
+                &self.posting,
+                rcpt,
+                &tx.reverse_path,
+                &rules_view,
+                tx.size,
+            )
+            .await?
+            {
                 Plan::Store(envelope) => {
                     envelopes.push(envelope);
                     stored.push(i);
@@ -190,7 +219,8 @@ impl Acceptor {
             match self.commit(submission).await {
                 Ok(ids) => {
                     for (&i, id) in stored.iter().zip(&ids) {
-                        replies[i] = Some(Reply::new(250, (2, 0, 0), format!("Ok: queued as {id}")));
+                        replies[i] =
+                            Some(Reply::new(250, (2, 0, 0), format!("Ok: queued as {id}")));
                     }
                 }
                 Err(e) => {
@@ -232,21 +262,31 @@ impl BodySource {
                 bytes.extend_from_slice(&rest);
                 Body::Bytes(bytes)
             }
-            BodySource::Spilled(spill) => Body::Spilled { head: fixed_head, spill },
+            BodySource::Spilled(spill) => Body::Spilled {
+                head: fixed_head,
+                spill,
+            },
         }
     }
 }
 
 /// A pipeline refusal as an LMTP reply.
 pub fn to_reply(refusal: &Refusal) -> Reply {
-    let mut parts = refusal.enhanced.split('.').map(|p| p.parse::<u16>().unwrap_or(0));
+    let mut parts = refusal
+        .enhanced
+        .split('.')
+        .map(|p| p.parse::<u16>().unwrap_or(0));
     let class = parts.next().unwrap_or(5) as u8;
     let (subject, detail) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     Reply::new(refusal.code, (class, subject, detail), refusal.text.clone())
 }
 
 fn temporary_failure() -> Reply {
-    Reply::new(451, (4, 3, 0), "Requested action aborted: error in processing, try again later")
+    Reply::new(
+        451,
+        (4, 3, 0),
+        "Requested action aborted: error in processing, try again later",
+    )
 }
 
 /// A spool failure is always temporary; a full disk says so.
@@ -254,7 +294,11 @@ fn spool_failure(e: &mailcast_spool::Error) -> Reply {
     if let mailcast_spool::Error::Io { source, .. } = e
         && source.raw_os_error() == Some(28)
     {
-        return Reply::new(452, (4, 3, 1), "Insufficient system storage, try again later");
+        return Reply::new(
+            452,
+            (4, 3, 1),
+            "Insufficient system storage, try again later",
+        );
     }
     temporary_failure()
 }

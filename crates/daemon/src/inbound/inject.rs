@@ -7,7 +7,7 @@
 //! be parsed or is too big, 67 EX_NOUSER not a list address, 77 EX_NOPERM refused by list
 //! policy (the MTA bounces it with our text), 75 EX_TEMPFAIL anything transient (the MTA
 //! retries). Postfix's local(8) passes the envelope in `SENDER` and `ORIGINAL_RECIPIENT`; a
-//! leading mbox `From ` line and bare LF line ends (as pipes deliver them) are handled.
+//! leading mbox `From ` line bare LF line ends and the delivery agent's own leading fields (Return-Path, Delivered-To, X-Original-To) are handled as for Maildir.
 
 use std::io::Read;
 
@@ -27,7 +27,11 @@ const EX_TEMPFAIL: u8 = 75;
 const EX_NOPERM: u8 = 77;
 
 fn exit(code: u8, message: impl Into<String>) -> anyhow::Error {
-    Exit { code, message: message.into() }.into()
+    Exit {
+        code,
+        message: message.into(),
+    }
+    .into()
 }
 
 /// Runs `mailcast inject`.
@@ -39,7 +43,10 @@ pub fn run(settings: &Settings, args: InjectArgs) -> anyhow::Result<()> {
         .read_to_end(&mut raw)
         .map_err(|e| exit(EX_TEMPFAIL, format!("cannot read the message: {e}")))?;
     if raw.len() as u64 > limit {
-        return Err(exit(EX_DATAERR, format!("message too big (limit {limit} octets)")));
+        return Err(exit(
+            EX_DATAERR,
+            format!("message too big (limit {limit} octets)"),
+        ));
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -50,29 +57,49 @@ pub fn run(settings: &Settings, args: InjectArgs) -> anyhow::Result<()> {
 
 async fn inject(settings: &Settings, args: &InjectArgs, raw: Vec<u8>) -> anyhow::Result<()> {
     let (from_line_sender, message) = split_from_line(&raw);
-    let message = to_crlf(message);
+    let message = intake::crlf_line_ends(intake::strip_delivery_fields(message)).into_owned();
     let sender = args
         .sender
         .clone()
         .or_else(|| std::env::var("SENDER").ok())
         .or(from_line_sender)
         .unwrap_or_default();
-    let sender = if sender == "MAILER-DAEMON" { String::new() } else { sender };
+    let sender = if sender == "MAILER-DAEMON" {
+        String::new()
+    } else {
+        sender
+    };
 
     let store = Store::open(&settings.database_url)
         .await
         .map_err(|e| exit(EX_TEMPFAIL, format!("{e}")))?;
-    let snapshot = Snapshot::from_store(store.directory().await.map_err(|e| exit(EX_TEMPFAIL, e.to_string()))?);
+    let snapshot = Snapshot::from_store(
+        store
+            .directory()
+            .await
+            .map_err(|e| exit(EX_TEMPFAIL, e.to_string()))?,
+    );
     let rcpt = recipient(&snapshot, &args.list_address);
     if let Err(refusal) = plan::resolve(&snapshot, &rcpt) {
         return Err(exit(EX_NOUSER, refusal.text));
     }
-    let fixed = intake::fix_message(&message, &sender, &crate::ids::message_id(&settings.hostname))
-        .map_err(|e| exit(EX_DATAERR, e.refusal().text))?;
+    let fixed = intake::fix_message(
+        &message,
+        &sender,
+        &crate::ids::message_id(&settings.hostname),
+    )
+    .map_err(|e| exit(EX_DATAERR, e.refusal().text))?;
     let posting = Posting::new(store.clone(), crate::posting::site_facts(settings));
-    let planned = plan::plan(&snapshot, &posting, &rcpt, &sender, &fixed, raw.len() as u64)
-        .await
-        .map_err(|e| exit(EX_TEMPFAIL, format!("{e:#}")))?;
+    let planned = plan::plan(
+        &snapshot,
+        &posting,
+        &rcpt,
+        &sender,
+        &fixed,
+        raw.len() as u64,
+    )
+    .await
+    .map_err(|e| exit(EX_TEMPFAIL, format!("{e:#}")))?;
     match planned {
         // The address resolved above, so a refusal here is the list's policy.
         Plan::Refuse(Refusal { text, .. }) => Err(exit(EX_NOPERM, text)),
@@ -82,7 +109,9 @@ async fn inject(settings: &Settings, args: &InjectArgs, raw: Vec<u8>) -> anyhow:
                 .map_err(|e| exit(EX_TEMPFAIL, e.to_string()))?;
             let mut submission = Submission::new(fixed, vec![envelope]);
             submission.original_size = Some(raw.len() as u64);
-            spool.commit_direct(submission).map_err(|e| exit(EX_TEMPFAIL, e.to_string()))?;
+            spool
+                .commit_direct(submission)
+                .map_err(|e| exit(EX_TEMPFAIL, e.to_string()))?;
             Ok(())
         }
     }
@@ -92,7 +121,10 @@ async fn inject(settings: &Settings, args: &InjectArgs, raw: Vec<u8>) -> anyhow:
 /// address with an extension (`list-bounces+anne=example.org@...`), which the alias lost.
 fn recipient(snapshot: &Snapshot, arg: &str) -> String {
     if let Ok(original) = std::env::var("ORIGINAL_RECIPIENT")
-        && let (Ok(a), Ok(b)) = (plan::resolve(snapshot, arg), plan::resolve(snapshot, &original))
+        && let (Ok(a), Ok(b)) = (
+            plan::resolve(snapshot, arg),
+            plan::resolve(snapshot, &original),
+        )
         && a.list == b.list
         && a.subaddress == b.subaddress
     {
@@ -106,24 +138,13 @@ fn split_from_line(raw: &[u8]) -> (Option<String>, &[u8]) {
     if !raw.starts_with(b"From ") {
         return (None, raw);
     }
-    let end = raw.iter().position(|&b| b == b'\n').map_or(raw.len(), |i| i + 1);
+    let end = raw
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(raw.len(), |i| i + 1);
     let line = String::from_utf8_lossy(&raw[5..end]);
     let sender = line.split_whitespace().next().map(String::from);
     (sender, &raw[end..])
-}
-
-/// Converts bare LF line ends (as pipes deliver messages) to CRLF; CRLF stays as it is.
-fn to_crlf(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + message.len() / 32);
-    let mut prev = 0u8;
-    for &b in message {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        prev = b;
-    }
-    out
 }
 
 #[cfg(test)]
@@ -131,11 +152,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn from_line_and_line_ends() {
-        let (sender, rest) = split_from_line(b"From anne@example.com Mon Jan  1 00:00:00 2026\nSubject: x\n\nbody\n");
+    fn from_line() {
+        let (sender, rest) = split_from_line(
+            b"From anne@example.com Mon Jan  1 00:00:00 2026\nSubject: x\n\nbody\n",
+        );
         assert_eq!(sender.as_deref(), Some("anne@example.com"));
-        assert_eq!(to_crlf(rest), b"Subject: x\r\n\r\nbody\r\n");
-        assert_eq!(to_crlf(b"a\r\nb\n"), b"a\r\nb\r\n");
+        assert_eq!(rest, b"Subject: x\n\nbody\n");
         assert_eq!(split_from_line(b"Subject: x\n").0, None);
     }
 }

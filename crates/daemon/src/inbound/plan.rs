@@ -36,13 +36,19 @@ pub fn stage_for(sub: Subaddress) -> Stage {
     match sub {
         Subaddress::Post | Subaddress::Owner => Stage::Incoming,
         Subaddress::Bounces => Stage::Bounces,
-        Subaddress::Confirm | Subaddress::Join | Subaddress::Leave | Subaddress::Request => Stage::Command,
+        Subaddress::Confirm | Subaddress::Join | Subaddress::Leave | Subaddress::Request => {
+            Stage::Command
+        }
     }
 }
 
 /// The refusal for an address that is not one of our list addresses.
 pub fn no_such_list(rcpt: &str) -> Refusal {
-    Refusal { code: 550, enhanced: "5.1.1", text: format!("<{rcpt}>: no such list address") }
+    Refusal {
+        code: 550,
+        enhanced: "5.1.1",
+        text: format!("<{rcpt}>: no such list address"),
+    }
 }
 
 /// Strips an RFC 5321 source route (`@a,@b:user@host`) from a forward-path.
@@ -82,8 +88,13 @@ pub async fn plan(
         let parsed = Message::parse(message)?;
         let sender = (!mail_from.is_empty()).then_some(mail_from);
         let senders = parsed.senders(sender);
-        let facts = posting.sender_facts(&dest.list, &senders, snapshot.change_counter).await?;
-        let msg_facts = MessageFacts { original_size, ..MessageFacts::default() };
+        let facts = posting
+            .sender_facts(&dest.list, &senders, snapshot.change_counter)
+            .await?;
+        let msg_facts = MessageFacts {
+            original_size,
+            ..MessageFacts::default()
+        };
         let result = chain::run(&RuleContext::new(&parsed, &ctx, &facts, sender, msg_facts));
         match result.disposition {
             Disposition::Reject(_) => {
@@ -95,7 +106,12 @@ pub async fn plan(
             Disposition::Accept | Disposition::Hold => {}
         }
     }
-    let mut envelope = Envelope::new(stage_for(dest.subaddress), &dest.list.to_string(), mail_from, rcpt);
+    let mut envelope = Envelope::new(
+        stage_for(dest.subaddress),
+        &dest.list.to_string(),
+        mail_from,
+        rcpt,
+    );
     envelope.subaddress = dest.subaddress.canonical_name().map(String::from);
     envelope.extension = dest.extension;
     Ok(Plan::Store(envelope))

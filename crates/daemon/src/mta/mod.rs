@@ -14,6 +14,7 @@ pub mod sendmail;
 use std::fs::{self, File};
 use std::io::Write;
 use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -48,15 +49,22 @@ impl MtaList {
 /// The lists as the MTA files need them, from the store.
 pub async fn lists_from_store(store: &mailcast_store::Store) -> anyhow::Result<Vec<MtaList>> {
     let dir = store.directory().await?;
-    let aliases: std::collections::HashMap<_, _> =
-        dir.domains.iter().map(|d| (d.mail_host.clone(), d.alias_domain.clone())).collect();
+    let aliases: std::collections::HashMap<_, _> = dir
+        .domains
+        .iter()
+        .map(|d| (d.mail_host.clone(), d.alias_domain.clone()))
+        .collect();
     Ok(dir
         .lists
         .iter()
         .map(|l| MtaList {
             name: l.address.name().to_string(),
             mail_host: l.address.domain().to_string(),
-            alias_domain: aliases.get(l.address.domain()).cloned().flatten().map(|d| d.to_string()),
+            alias_domain: aliases
+                .get(l.address.domain())
+                .cloned()
+                .flatten()
+                .map(|d| d.to_string()),
         })
         .collect())
 }
@@ -84,12 +92,18 @@ pub fn regenerate_existing(settings: &Settings, lists: &[MtaList]) -> anyhow::Re
 
 /// The local time stamp written in file headers (`YYYY-MM-DD HH:MM:SS`, as Mailman writes it).
 pub fn generated_at() -> String {
-    jiff::ZonedDateTime::now().strftime("%Y-%m-%d %H:%M:%S").to_string()
+    jiff::ZonedDateTime::now()
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 /// Writes the files for `kind` from `lists` into `<var_dir>/data` and updates `var/lists/`.
 /// Returns the paths written.
-pub fn write_files(settings: &Settings, kind: MtaKind, lists: &[MtaList]) -> anyhow::Result<Vec<PathBuf>> {
+pub fn write_files(
+    settings: &Settings,
+    kind: MtaKind,
+    lists: &[MtaList],
+) -> anyhow::Result<Vec<PathBuf>> {
     let data = settings.data_dir();
     fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
     let _lock = lock(&data.join(".mta.lock"))?;
@@ -113,8 +127,16 @@ pub fn write_files(settings: &Settings, kind: MtaKind, lists: &[MtaList]) -> any
     };
     match kind {
         MtaKind::Postfix => {
-            put("postfix_lmtp", &postfix::lmtp(lists, map_kind, &mta.lmtp_host, mta.lmtp_port, &now), true)?;
-            put("postfix_domains", &postfix::domains(lists, map_kind, &now), true)?;
+            put(
+                "postfix_lmtp",
+                &postfix::lmtp(lists, map_kind, &mta.lmtp_host, mta.lmtp_port, &now),
+                true,
+            )?;
+            put(
+                "postfix_domains",
+                &postfix::domains(lists, map_kind, &now),
+                true,
+            )?;
             match postfix::vmap(lists, map_kind, &now) {
                 Some(text) => put("postfix_vmap", &text, true)?,
                 None => remove_map(&data.join("postfix_vmap"))?,
@@ -122,14 +144,34 @@ pub fn write_files(settings: &Settings, kind: MtaKind, lists: &[MtaList]) -> any
             match mta.delivery {
                 MtaDelivery::Lmtp => {}
                 MtaDelivery::Maildir => {
-                    put("postfix_vmailbox", &postfix::vmailbox(lists, map_kind, &now), true)?;
-                    put("postfix_vmailbox_domains", &postfix::vmailbox_domains(lists, map_kind, &now), true)?;
+                    put(
+                        "postfix_vmailbox",
+                        &postfix::vmailbox(lists, map_kind, &now),
+                        true,
+                    )?;
+                    put(
+                        "postfix_vmailbox_domains",
+                        &postfix::vmailbox_domains(lists, map_kind, &now),
+                        true,
+                    )?;
                 }
                 MtaDelivery::Pipe => {
-                    put("postfix_pipe_vmap", &postfix::pipe_vmap(lists, map_kind, &now), true)?;
-                    put("postfix_pipe_domains", &postfix::pipe_domains(lists, map_kind, &now), true)?;
+                    put(
+                        "postfix_pipe_vmap",
+                        &postfix::pipe_vmap(lists, map_kind, &now),
+                        true,
+                    )?;
+                    put(
+                        "postfix_pipe_domains",
+                        &postfix::pipe_domains(lists, map_kind, &now),
+                        true,
+                    )?;
                     let command = pipe_command(settings);
-                    put("postfix_aliases", &postfix::pipe_aliases(lists, &command, &now), false)?;
+                    put(
+                        "postfix_aliases",
+                        &postfix::pipe_aliases(lists, &command, &now),
+                        false,
+                    )?;
                 }
             }
         }
@@ -141,8 +183,16 @@ pub fn write_files(settings: &Settings, kind: MtaKind, lists: &[MtaList]) -> any
             put("exim4_mailcast_transport", &cfg.transport, false)?;
         }
         MtaKind::Sendmail => {
-            put("sendmail_mailertable", &sendmail::mailertable(lists, &mta.lmtp_host, &now), false)?;
-            put("sendmail_mailer.m4", &sendmail::mailer(mta.lmtp_port, &now), false)?;
+            put(
+                "sendmail_mailertable",
+                &sendmail::mailertable(lists, &mta.lmtp_host, &now),
+                false,
+            )?;
+            put(
+                "sendmail_mailer.m4",
+                &sendmail::mailer(mta.lmtp_port, &now),
+                false,
+            )?;
         }
     }
     if map_kind == MapKind::Hash && kind == MtaKind::Postfix {
@@ -150,7 +200,9 @@ pub fn write_files(settings: &Settings, kind: MtaKind, lists: &[MtaList]) -> any
             run_tool(&mta.postmap_command, path)?;
         }
         if mta.delivery == MtaDelivery::Pipe {
-            run_tool(&postalias_command(&mta.postmap_command), &data.join("postfix_aliases"))?;
+            let aliases = data.join("postfix_aliases");
+            run_tool(&postalias_command(&mta.postmap_command), &aliases)?;
+            give_to_var_owner(&settings.var_dir, &aliases)?;
         }
     }
     Ok(written)
@@ -166,12 +218,53 @@ fn pipe_command(settings: &Settings) -> String {
     cmd
 }
 
-/// `postalias` lives beside `postmap`.
+/// `postalias` lives beside `postmap` and takes the same options (`postmap -c DIR` gives
+/// `postalias -c DIR`).
 fn postalias_command(postmap: &str) -> String {
-    match postmap.rsplit_once('/') {
+    let mut words = postmap.split_whitespace();
+    let program = match words.next().and_then(|p| p.rsplit_once('/')) {
         Some((dir, _)) => format!("{dir}/postalias"),
         None => "postalias".to_string(),
+    };
+    std::iter::once(program.as_str())
+        .chain(words)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Postfix's local(8) runs an alias's command as the owner of the alias database, or as
+/// `default_privs` (nobody) when root owns it. The piped `mailcast inject` must write the
+/// spool and the store, so the database (and its source) belong to the owner of the var
+/// directory, the account that runs mailcast. Changing the owner needs root; a file already
+/// owned by that account is left alone.
+fn give_to_var_owner(var_dir: &Path, aliases: &Path) -> anyhow::Result<()> {
+    let owner =
+        fs::metadata(var_dir).with_context(|| format!("cannot inspect {}", var_dir.display()))?;
+    // postalias names the database after the table type: hash and btree give .db.
+    let candidates = ["", "db", "lmdb", "cdb"].map(|ext| match ext {
+        "" => aliases.to_path_buf(),
+        ext => aliases.with_extension(ext),
+    });
+    for path in candidates {
+        let Ok(meta) = fs::metadata(&path) else {
+            continue;
+        };
+        if (meta.uid(), meta.gid()) == (owner.uid(), owner.gid()) {
+            continue;
+        }
+        std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).with_context(
+            || {
+                format!(
+                    "cannot give {} to uid {} (the owner of {}), as Postfix needs to run the pipe \
+                 command as that user: run `mailcast mta postfix` as that user or as root",
+                    path.display(),
+                    owner.uid(),
+                    var_dir.display()
+                )
+            },
+        )?;
     }
+    Ok(())
 }
 
 /// Runs `postmap FILE` (or `postalias FILE`); the command may carry arguments.
@@ -207,7 +300,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot rename {} into place", tmp.display()))?;
+    fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename {} into place", tmp.display()))?;
     if let Some(dir) = path.parent() {
         File::open(dir).and_then(|d| d.sync_all()).ok();
     }
@@ -218,11 +312,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// lists that no longer exist when they are empty.
 fn sync_list_dirs(root: &Path, lists: &[MtaList]) -> anyhow::Result<()> {
     fs::create_dir_all(root).with_context(|| format!("cannot create {}", root.display()))?;
-    let wanted: std::collections::HashSet<String> =
-        lists.iter().map(|l| format!("{}.{}", l.name, l.mail_host)).collect();
+    let wanted: std::collections::HashSet<String> = lists
+        .iter()
+        .map(|l| format!("{}.{}", l.name, l.mail_host))
+        .collect();
     for id in &wanted {
         // List names and domains were validated by mailcast-model: no '/', no '..'.
-        fs::create_dir_all(root.join(id)).with_context(|| format!("cannot create list directory {id}"))?;
+        fs::create_dir_all(root.join(id))
+            .with_context(|| format!("cannot create list directory {id}"))?;
     }
     for entry in fs::read_dir(root)? {
         let entry = entry?;
@@ -248,5 +345,51 @@ fn lock(path: &Path) -> anyhow::Result<LockFile> {
 impl Drop for LockFile {
     fn drop(&mut self) {
         let _ = rustix::fs::flock(self.0.as_fd(), rustix::fs::FlockOperation::Unlock);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postalias_keeps_the_postmap_options() {
+        assert_eq!(
+            postalias_command("/usr/sbin/postmap"),
+            "/usr/sbin/postalias"
+        );
+        assert_eq!(
+            postalias_command("/usr/sbin/postmap -c /srv/pf/etc"),
+            "/usr/sbin/postalias -c /srv/pf/etc"
+        );
+        assert_eq!(postalias_command("postmap"), "postalias");
+        assert_eq!(postalias_command("postmap -v"), "postalias -v");
+    }
+
+    #[test]
+    fn alias_database_goes_to_the_var_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let var = dir.path().join("var");
+        fs::create_dir(&var).unwrap();
+        let aliases = var.join("postfix_aliases");
+        fs::write(&aliases, "x: y\n").unwrap();
+        fs::write(aliases.with_extension("db"), "").unwrap();
+        let me = fs::metadata(&aliases).unwrap();
+        if me.uid() != 0 {
+            // Only root can give files away; without it, files already ours stay as they are.
+            give_to_var_owner(&var, &aliases).unwrap();
+            return;
+        }
+        std::os::unix::fs::chown(&var, Some(65534), Some(65534)).unwrap();
+        give_to_var_owner(&var, &aliases).unwrap();
+        for path in [aliases.clone(), aliases.with_extension("db")] {
+            let meta = fs::metadata(&path).unwrap();
+            assert_eq!(
+                (meta.uid(), meta.gid()),
+                (65534, 65534),
+                "{}",
+                path.display()
+            );
+        }
     }
 }

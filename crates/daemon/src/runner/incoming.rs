@@ -90,8 +90,10 @@ async fn load(ctx: &RunnerContext, id: &EntryId) -> anyhow::Result<Entry> {
     let list = resolve_list(ctx, &meta.list).await?;
     let body = if meta.attrs.get(FIXED_UP) == Some(&Value::Bool(false)) {
         // A Message-ID derived from the entry id, so a re-run generates the same one.
+        // Maildir deliveries carry the delivery agent's fields and Unix line ends.
         let generated = format!("<{id}@{}>", ctx.settings.hostname);
-        intake::fix_message(&body, &meta.mail_from, &generated)
+        let received = intake::crlf_line_ends(intake::strip_delivery_fields(&body)).into_owned();
+        intake::fix_message(&received, &meta.mail_from, &generated)
             .map_err(|e| Unprocessable::error(e.to_string()))?
     } else {
         body

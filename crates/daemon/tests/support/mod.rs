@@ -318,10 +318,18 @@ impl Daemon {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("wait for mailcast") {
-                assert!(status.success(), "mailcast serve exited with {status}:\n{}", self.log());
+                assert!(
+                    status.success(),
+                    "mailcast serve exited with {status}:\n{}",
+                    self.log()
+                );
                 return;
             }
-            assert!(started.elapsed() < DEADLINE, "mailcast serve did not exit:\n{}", self.log());
+            assert!(
+                started.elapsed() < DEADLINE,
+                "mailcast serve did not exit:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -400,7 +408,10 @@ impl Lmtp {
 
     /// Writes raw bytes (no reply is read).
     pub async fn raw(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).await.expect("write to the server");
+        self.writer
+            .write_all(bytes)
+            .await
+            .expect("write to the server");
     }
 
     /// Sends one command line and reads its reply.

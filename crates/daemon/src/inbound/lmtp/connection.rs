@@ -75,11 +75,16 @@ impl Spill {
 }
 
 /// Serves one connection until QUIT, timeout, shutdown or a broken socket.
-pub async fn serve<S>(stream: S, peer: Option<SocketAddr>, acceptor: Arc<Acceptor>, shutdown: CancellationToken)
-where
+pub async fn serve<S>(
+    stream: S,
+    peer: Option<SocketAddr>,
+    acceptor: Arc<Acceptor>,
+    shutdown: CancellationToken,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let span = info_span!("lmtp", peer = %peer.map_or_else(|| "unix".to_string(), |p| p.to_string()));
+    let span =
+        info_span!("lmtp", peer = %peer.map_or_else(|| "unix".to_string(), |p| p.to_string()));
     async move {
         if let Err(e) = drive(stream, &acceptor, &shutdown).await {
             debug!(error = %e, "connection ended");
@@ -89,7 +94,11 @@ where
     .await
 }
 
-async fn drive<S>(mut stream: S, acceptor: &Acceptor, shutdown: &CancellationToken) -> std::io::Result<()>
+async fn drive<S>(
+    mut stream: S,
+    acceptor: &Acceptor,
+    shutdown: &CancellationToken,
+) -> std::io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -139,7 +148,10 @@ where
                 let spill_failed = taken.as_ref().is_some_and(|s| s.failed);
                 let received = Received {
                     transaction: tx,
-                    spill: taken.map(|s| Spilled { head: s.head, file: s.file }),
+                    spill: taken.map(|s| Spilled {
+                        head: s.head,
+                        file: s.file,
+                    }),
                     spill_failed,
                 };
                 let replies = acceptor.deliver(received).await;
@@ -156,7 +168,10 @@ where
     }
 }
 
-async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, session: &mut Session) -> std::io::Result<()> {
+async fn flush<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    session: &mut Session,
+) -> std::io::Result<()> {
     if session.has_output() {
         let out = session.take_output();
         stream.write_all(&out).await?;
@@ -167,7 +182,9 @@ async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, session: &mut Session) -> 
 
 /// Moves the body buffered so far into a spill file once it passes the threshold.
 fn spill_if_large(acceptor: &Acceptor, session: &mut Session, spill: &mut Option<Spill>) {
-    let Some(body_id) = session.body_id() else { return };
+    let Some(body_id) = session.body_id() else {
+        return;
+    };
     if session.body_len() < acceptor.spill_threshold() {
         return;
     }
@@ -176,7 +193,15 @@ fn spill_if_large(acceptor: &Acceptor, session: &mut Session, spill: &mut Option
     }
     if spill.is_none() {
         match acceptor.create_spill() {
-            Ok(file) => *spill = Some(Spill { body_id, head: Vec::new(), head_done: false, file, failed: false }),
+            Ok(file) => {
+                *spill = Some(Spill {
+                    body_id,
+                    head: Vec::new(),
+                    head_done: false,
+                    file,
+                    failed: false,
+                })
+            }
             Err(e) => {
                 // Keep buffering in memory; the commit reports the disk problem as a 4xx.
                 warn!(error = %e, "cannot create spill file");

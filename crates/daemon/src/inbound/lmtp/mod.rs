@@ -57,7 +57,10 @@ impl Limits {
             *n += 1;
         }
         state.0 += 1;
-        Some(Slot { limits: Arc::clone(self), ip })
+        Some(Slot {
+            limits: Arc::clone(self),
+            ip,
+        })
     }
 }
 
@@ -79,7 +82,11 @@ impl Drop for Slot {
 impl LmtpServer {
     /// Binds every configured address. A stale Unix socket file is replaced.
     pub async fn bind(listen: &[Listen]) -> anyhow::Result<LmtpServer> {
-        let mut server = LmtpServer { tcp: Vec::new(), unix: Vec::new(), tasks: TaskTracker::new() };
+        let mut server = LmtpServer {
+            tcp: Vec::new(),
+            unix: Vec::new(),
+            tasks: TaskTracker::new(),
+        };
         for l in listen {
             match l {
                 Listen::Tcp(addr) => {
@@ -90,12 +97,16 @@ impl LmtpServer {
                 }
                 Listen::Unix(path) => {
                     if let Some(dir) = path.parent() {
-                        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                        std::fs::create_dir_all(dir)
+                            .with_context(|| format!("cannot create {}", dir.display()))?;
                     }
                     match std::fs::remove_file(path) {
                         Ok(()) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(e).with_context(|| format!("cannot replace {}", path.display())),
+                        Err(e) => {
+                            return Err(e)
+                                .with_context(|| format!("cannot replace {}", path.display()));
+                        }
                     }
                     let listener = UnixListener::bind(path)
                         .with_context(|| format!("cannot listen for LMTP on {}", path.display()))?;
@@ -113,7 +124,10 @@ impl LmtpServer {
 
     /// The bound TCP addresses (useful when the configuration asked for port 0).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.tcp.iter().filter_map(|l| l.local_addr().ok()).collect()
+        self.tcp
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
     }
 
     /// Starts accepting, consuming the listeners. Returns the tracker of every task (accept
@@ -136,7 +150,13 @@ impl LmtpServer {
                     Ok((stream, Some(peer)))
                 }
             };
-            spawn_accept_loop(&tasks, accept, acceptor.clone(), shutdown.clone(), limits.clone());
+            spawn_accept_loop(
+                &tasks,
+                accept,
+                acceptor.clone(),
+                shutdown.clone(),
+                limits.clone(),
+            );
         }
         for (listener, path) in self.unix {
             info!(path = %path.display(), "LMTP listening");
@@ -145,7 +165,13 @@ impl LmtpServer {
                 let listener = listener.clone();
                 async move { listener.accept().await.map(|(stream, _)| (stream, None)) }
             };
-            spawn_accept_loop(&tasks, accept, acceptor.clone(), shutdown.clone(), limits.clone());
+            spawn_accept_loop(
+                &tasks,
+                accept,
+                acceptor.clone(),
+                shutdown.clone(),
+                limits.clone(),
+            );
         }
         tasks.close();
         tasks
@@ -193,7 +219,8 @@ fn spawn_accept_loop<S, F, Fut>(
 }
 
 async fn refuse<S: tokio::io::AsyncWrite + Unpin>(stream: &mut S) {
-    let _ = stream.write_all(b"421 4.7.0 Too many connections, try again later\r\n").await;
+    let _ = stream
+        .write_all(b"421 4.7.0 Too many connections, try again later\r\n")
+        .await;
     let _ = stream.shutdown().await;
 }
-
