@@ -106,9 +106,21 @@ pub fn check() {
         exim.output(&out),
         exim.log()
     );
-    let command = site.queue("command");
-    let bounces = site.queue("bounces");
-    let incoming = site.queue("incoming");
+    // The 250s follow the spool's log commit; the stage files appear a moment later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let (command, bounces, incoming) = loop {
+        let seen = (
+            site.queue("command"),
+            site.queue("bounces"),
+            site.queue("incoming"),
+        );
+        if !seen.0.is_empty() && !seen.1.is_empty() && !seen.2.is_empty()
+            || std::time::Instant::now() > deadline
+        {
+            break seen;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     let context = format!("{command:?}\n{bounces:?}\n{incoming:?}\n{}", exim.log());
     assert!(
         command
