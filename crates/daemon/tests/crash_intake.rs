@@ -82,6 +82,7 @@ async fn kill_9_during_intake_loses_no_acknowledged_message() {
             assert!(started.elapsed() < GIVE_UP, "stuck at {point} acknowledged");
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
+        // A blocking sleep on purpose: tokio's timer has millisecond granularity.
         std::thread::sleep(Duration::from_micros(random.below(1000) as u64));
         daemon.kill();
         daemon = site.start().await;
