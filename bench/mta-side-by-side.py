@@ -14,6 +14,14 @@ both baselines. Several rounds run interleaved; the summary gives the medians.
 Usage (as root, on a quiet machine, after `cargo build --release -p mailcast`):
 
     bench/mta-side-by-side.py [--messages 100] [--rounds 3] [--binary target/release/mailcast]
+                              [--rows LMTP,pipe] [--log-level info,mailcast=debug] [--keep]
+
+Because the machine is often shared, each row also reports the CPU time it cost: user+system
+of the whole Postfix process tree (with every exited child it reaped; the pipe row's `mailcast
+inject` processes are local(8)'s children, so they count here) and of that row's `mailcast
+serve`. Unlike elapsed time, it hardly grows when other work competes for the cores. With --keep, the directory also
+holds postfix.log (every line with the time it arrived) and timeline.csv (each message's
+submission, hand-off and arrival times), for tracing where a row's time goes.
 
 It starts its own Postfix instance (own config, queue and data directories, loopback ports; the
 system's Postfix and port 25 are not touched), three mailcast installations (one per way in,
@@ -56,6 +64,57 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def process_table():
+    """pid -> (ppid, user+system seconds of the process and of its reaped children)."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # exited meanwhile
+        fields = stat[stat.rindex(")") + 2 :].split()
+        # Fields from the state on: ppid is the 2nd, utime stime cutime cstime the 12th to 15th.
+        ticks = sum(int(x) for x in fields[11:15])
+        table[int(entry)] = (int(fields[1]), ticks / CLK_TCK)
+    return table
+
+
+def tree_cpu(root_pid, table):
+    """CPU seconds of a process and all its live descendants, each with its reaped children:
+    everything the tree has spent since it started."""
+    if root_pid not in table:
+        return 0.0
+    children = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0.0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += table[pid][1]
+        todo.extend(children.get(pid, []))
+    return total
+
+
+class CpuMeter:
+    """CPU seconds spent by Postfix and by each mailcast daemon, read before and after a row."""
+
+    def __init__(self, master_pid, sites):
+        self.master_pid, self.sites = master_pid, sites
+
+    def read(self):
+        table = process_table()
+        out = {"postfix": tree_cpu(self.master_pid, table)}
+        for mode, site in self.sites.items():
+            out[mode] = tree_cpu(site.daemon.pid, table) if site.daemon else 0.0
+        return out
 
 
 class Arrivals:
@@ -162,7 +221,7 @@ class PostfixLog:
             now = time.time()
             line = raw.decode(errors="replace").rstrip()
             with self.lock:
-                self.lines.append(line)
+                self.lines.append((now, line))
                 if m := self.CLEANUP.search(line):
                     self.msgid_of[m.group(1)] = m.group(2)
                 elif m := self.SENT.search(line):
@@ -184,7 +243,7 @@ def run(cmd, **kwargs):
 class Mailcast:
     """One mailcast installation (one way in), run as the mailcast account."""
 
-    def __init__(self, root, mode, binary, smtp_port, postfix_etc):
+    def __init__(self, root, mode, binary, smtp_port, postfix_etc, log_level):
         self.root, self.mode = root, mode
         self.var = root / "var"
         self.var.mkdir(parents=True)
@@ -210,6 +269,8 @@ delivery = "{mode}"
 mailcast_command = "{binary}"
 [maildir]
 enabled = {"true" if mode == "maildir" else "false"}
+[logging]
+level = "{log_level}"
 """
         )
         self.binary = binary
@@ -336,6 +397,10 @@ def post(smtpd_port, rcpt, tag, n, arrivals, log, agent, timeout):
         "first": (rel(entered[0]), rel(handoff.get(0)), rel(arrived[msgids[0]])),
         "last": (rel(entered[-1]), rel(handoff.get(n - 1)), rel(arrived[msgids[-1]])),
         "elapsed": max(arrived.values()) - start,
+        "timeline": [
+            (msgid, rel(entered[i]), rel(log.handoff(msgid, agent)), rel(arrived[msgid]))
+            for i, msgid in enumerate(msgids)
+        ],
     }
 
 
@@ -344,15 +409,30 @@ def fmt(t):
 
 
 def print_table(title, rows):
-    base_a = rows["(a) Postfix alone"]["elapsed"]
-    base_b = rows["(b) null LMTP"]["elapsed"]
+    base_a = rows.get("(a) Postfix alone", {}).get("elapsed")
+    base_b = rows.get("(b) null LMTP", {}).get("elapsed")
+    ratio = lambda e, base: f"{e / base:6.2f}" if base else "     -"
     print(f"\n{title}")
-    print(f"{'way in':<18} {'first: in   handoff  member':>27} {'last: in   handoff  member':>27} {'elapsed':>8} {'x(a)':>6} {'x(b)':>6}")
+    print(f"{'way in':<18} {'first: in   handoff  member':>27} {'last: in   handoff  member':>27} {'elapsed':>8} {'x(a)':>6} {'x(b)':>6}"
+          f"   {'cpu: postfix  mailcast   total':>31}")
     for name, r in rows.items():
         first = " ".join(fmt(t) for t in r["first"])
         last = " ".join(fmt(t) for t in r["last"])
         e = r["elapsed"]
-        print(f"{name:<18} {first:>27} {last:>27} {e:8.3f} {e / base_a:6.2f} {e / base_b:6.2f}")
+        cpu = r.get("cpu", {})
+        pf, mc = cpu.get("postfix", 0.0), cpu.get("mailcast", 0.0)
+        print(f"{name:<18} {first:>27} {last:>27} {e:8.3f} {ratio(e, base_a)} {ratio(e, base_b)}"
+              f"   {pf:12.2f} {mc:9.2f} {pf + mc:7.2f}")
+
+
+def write_timelines(path, results):
+    with open(path, "w") as f:
+        f.write("row,round,message_id,in,handoff,member\n")
+        for name, runs in results.items():
+            for round_no, r in enumerate(runs, 1):
+                for msgid, entered, handoff, member in r["timeline"]:
+                    cells = ["" if t is None else f"{t:.4f}" for t in (entered, handoff, member)]
+                    f.write(f"{name},{round_no},{msgid},{','.join(cells)}\n")
 
 
 def main():
@@ -361,8 +441,19 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--binary", type=Path, default=REPO / "target/release/mailcast")
     parser.add_argument("--timeout", type=float, default=300)
-    parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the working directory, with postfix.log and timeline.csv")
+    parser.add_argument("--rows", default="",
+                        help="comma-separated rows to run (default: all), e.g. 'LMTP,pipe'; "
+                             "the baselines run whenever they are named")
+    parser.add_argument("--log-level", default="info", help="mailcast's [logging] level")
     args = parser.parse_args()
+    routes = ROUTES
+    if args.rows:
+        wanted = [w.strip().lower() for w in args.rows.split(",")]
+        routes = [r for r in ROUTES if any(w in r[0].lower() for w in wanted)]
+        if not routes:
+            sys.exit(f"--rows {args.rows!r} names no row of: {', '.join(r[0] for r in ROUTES)}")
     if os.geteuid() != 0:
         sys.exit("run as root: the private Postfix instance needs it")
     if not Path("/usr/sbin/postfix").exists():
@@ -384,7 +475,8 @@ def main():
     for d in ("etc", "queue", "data"):
         (pf / d).mkdir(parents=True)
     shutil.chown(pf / "data", "postfix")
-    sites = {m: Mailcast(work / m, m, binary, smtpd_port, pf / "etc") for m in ("lmtp", "maildir", "pipe")}
+    sites = {m: Mailcast(work / m, m, binary, smtpd_port, pf / "etc", args.log_level)
+             for m in ("lmtp", "maildir", "pipe")}
     (pf / "etc/main.cf").write_text(main_cf(pf, sink.server_address[1], null.server_address[1], sites))
     (pf / "etc/master.cf").write_text(MASTER_CF.format(port=f"127.0.0.1:{smtpd_port}"))
     master = None
@@ -396,29 +488,46 @@ def main():
         master = subprocess.Popen(["postfix", "-c", pf / "etc", "start-fg"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         log = PostfixLog(master.stdout)
         time.sleep(2)
+        meter = CpuMeter(master.pid, sites)
         # Warm up every route (process start-up, map opening, connection caches).
-        for name, rcpt, agent in ROUTES:
+        for name, rcpt, agent in routes:
             post(smtpd_port, rcpt, f"warm-{rcpt}", 2, sink_arrivals, log, agent, args.timeout)
-        results = {name: [] for name, _, _ in ROUTES}
+        results = {name: [] for name, _, _ in routes}
         for round_no in range(1, args.rounds + 1):
             rows = {}
-            for name, rcpt, agent in ROUTES:
+            for name, rcpt, agent in routes:
                 tag = f"r{round_no}-{rcpt}"
+                before = meter.read()
                 rows[name] = post(smtpd_port, rcpt, tag, args.messages, sink_arrivals, log, agent, args.timeout)
-                results[name].append(rows[name])
+                # Let the row's stragglers (qmgr's bookkeeping, the daemon's clean-up) finish
+                # before reading the meter, so that they are charged to this row.
                 time.sleep(1)
-            print_table(f"round {round_no}: {args.messages} messages, seconds from the row's first submission", rows)
+                after = meter.read()
+                mode = {"LMTP": "lmtp", "Maildir": "maildir", "pipe": "pipe"}.get(name)
+                rows[name]["cpu"] = {
+                    "postfix": after["postfix"] - before["postfix"],
+                    "mailcast": after[mode] - before[mode] if mode else 0.0,
+                }
+                results[name].append(rows[name])
+            print_table(f"round {round_no}: {args.messages} messages, seconds from the row's first submission;"
+                        f" CPU seconds", rows)
         median = {}
         for name, runs in results.items():
             runs = sorted(runs, key=lambda r: r["elapsed"])
             median[name] = runs[len(runs) // 2]
         print_table(f"median round of {args.rounds} (by elapsed), per row", median)
-        a = median["(a) Postfix alone"]["elapsed"]
-        b = median["(b) null LMTP"]["elapsed"]
-        print("\ngoals: LMTP within 1.3x of (b): " + ("met" if median["LMTP"]["elapsed"] <= 1.3 * b else "NOT met"))
-        slowest = max(median[m]["elapsed"] for m in ("LMTP", "Maildir", "pipe"))
-        print(f"       every mode under mlmmj's pipe (about 3x Postfix alone = {3 * a:.3f} s): "
-              + ("met" if slowest < 3 * a else "NOT met"))
+        print(f"load average at the end {os.getloadavg()[0]:.2f}")
+        if all(n in median for n in ("(a) Postfix alone", "(b) null LMTP", "LMTP", "Maildir", "pipe")):
+            a = median["(a) Postfix alone"]["elapsed"]
+            b = median["(b) null LMTP"]["elapsed"]
+            print("\ngoals: LMTP within 1.3x of (b): " + ("met" if median["LMTP"]["elapsed"] <= 1.3 * b else "NOT met"))
+            slowest = max(median[m]["elapsed"] for m in ("LMTP", "Maildir", "pipe"))
+            print(f"       every mode under mlmmj's pipe (about 3x Postfix alone = {3 * a:.3f} s): "
+                  + ("met" if slowest < 3 * a else "NOT met"))
+        if args.keep:
+            write_timelines(work / "timeline.csv", results)
+            with log.lock, open(work / "postfix.log", "w") as f:
+                f.writelines(f"{t:.6f} {line}\n" for t, line in log.lines)
     finally:
         if master:
             subprocess.run(["postfix", "-c", pf / "etc", "stop"], capture_output=True)

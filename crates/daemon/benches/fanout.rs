@@ -9,13 +9,17 @@
 //! - **small**: 100 posts, one after another on one LMTP connection, to a 1-member list.
 //!
 //! Figures: recipients/s of the fan-out (the daemon's own measure, from the job's start to its
-//! end, as logged), time from the LMTP reply to the last message the sink accepted, and the
-//! daemon's peak RSS (`VmHWM`). For `small`: time from the first LMTP DATA to the 100th
-//! message at the sink. Medians over the runs are printed as a table.
+//! end, as logged), time from the LMTP reply to the last message the sink accepted, the
+//! daemon's peak RSS (`VmHWM`), and CPU time: the daemon's (user + system, from `/proc`, from
+//! the post to the end of the job) per recipient, and smtp-sink's per transaction. CPU times
+//! are the figures to compare on a shared machine: wall-clock rates move with the load, CPU
+//! per recipient barely does. For `small`: time from the first LMTP DATA to the 100th message
+//! at the sink. Medians over the runs are printed as a table.
 //!
 //! Run when the machine is quiet (the load average is printed first):
 //! `cargo bench -p mailcast --bench fanout` (`FANOUT_RUNS=n` sets the runs per scenario,
-//! default 3; `FANOUT_MEMBERS=n` the size of the big list, default 100,000). Needs
+//! default 3; `FANOUT_MEMBERS=n` the size of the big list, default 100,000;
+//! `FANOUT_SCENARIOS=bulk,personalized,small` picks scenarios). Needs
 //! `/usr/sbin/smtp-sink` (Postfix); the site lives under the target directory on the real
 //! disk, not tmpfs, because the spool's fsyncs are part of the cost.
 
@@ -47,26 +51,36 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
+    let scenarios =
+        std::env::var("FANOUT_SCENARIOS").unwrap_or_else(|_| "bulk,personalized,small".into());
+    let wanted = |name: &str| scenarios.split(',').any(|s| s.trim() == name);
     let site = Site::create(members);
     let mut table = Vec::new();
     for (name, personalize) in [("bulk", "none"), ("personalized", "individual")] {
+        if !wanted(name) {
+            continue;
+        }
         site.cli(&["lists", "set", BIG, &format!("personalize={personalize}")]);
         let results: Vec<BigRun> = (0..runs)
             .map(|run| {
                 let result = runtime.block_on(big_run(&site, members));
                 println!(
-                    "{name} run {}: {:.0} recipients/s, last recipient after {:.2} s, peak RSS {} MB",
+                    "{name} run {}: {:.0} recipients/s, last recipient after {:.2} s, peak RSS {} MB, \
+                     daemon {:.1} µs CPU/recipient, smtp-sink {:.1} µs CPU/transaction",
                     run + 1,
                     result.rate,
                     result.to_last.as_secs_f64(),
-                    result.peak_rss_kb / 1024
+                    result.peak_rss_kb / 1024,
+                    result.daemon_cpu_us,
+                    result.sink_cpu_us,
                 );
                 result
             })
             .collect();
         table.push((name, results));
     }
-    let small: Vec<Duration> = (0..runs)
+    let small_runs = if wanted("small") { runs } else { 0 };
+    let small: Vec<Duration> = (0..small_runs)
         .map(|run| {
             let elapsed = runtime.block_on(small_run(&site));
             println!(
@@ -83,19 +97,28 @@ fn main() {
         "medians of {runs} runs, {members} members, smtp-sink on 127.0.0.1, {} cores",
         cores()
     );
-    println!("| scenario | recipients/s | time to last recipient | daemon peak RSS |");
-    println!("|---|---:|---:|---:|");
+    println!(
+        "| scenario | recipients/s | time to last recipient | daemon peak RSS | daemon CPU/recipient | smtp-sink CPU/transaction |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
     for (name, results) in &table {
         let rate = median(results.iter().map(|r| r.rate).collect());
         let last = median(results.iter().map(|r| r.to_last.as_secs_f64()).collect());
         let rss = median(results.iter().map(|r| r.peak_rss_kb as f64).collect());
+        let daemon = median(results.iter().map(|r| r.daemon_cpu_us).collect());
+        let sink = median(results.iter().map(|r| r.sink_cpu_us).collect());
         println!(
-            "| {name} | {rate:.0} | {last:.2} s | {:.1} MB |",
+            "| {name} | {rate:.0} | {last:.2} s | {:.1} MB | {daemon:.1} µs | {sink:.1} µs |",
             rss / 1024.0
         );
     }
-    let small = median(small.iter().map(Duration::as_secs_f64).collect());
-    println!("| 100 posts to a 1-member list | - | {small:.3} s from the first DATA | - |");
+    if !small.is_empty() {
+        let small = median(small.iter().map(Duration::as_secs_f64).collect());
+        println!(
+            "| 100 posts to a 1-member list | - | {small:.3} s from the first DATA | - | - | - |"
+        );
+    }
+    println!("load average at the end: {}", load_average());
 }
 
 /// What one run of a big-list scenario measured.
@@ -106,15 +129,23 @@ struct BigRun {
     to_last: Duration,
     /// The daemon's peak resident set, in KiB.
     peak_rss_kb: u64,
+    /// The daemon's CPU time (user + system) from the post to the end of the job, in
+    /// microseconds per recipient.
+    daemon_cpu_us: f64,
+    /// smtp-sink's CPU time over the run, in microseconds per transaction.
+    sink_cpu_us: f64,
 }
 
 async fn big_run(site: &Site, members: usize) -> BigRun {
     let sink = SmtpSink::start(site.smtp_port);
     let daemon = site.serve();
+    let cpu_before = cpu_seconds(daemon.child.id());
     let (_, accepted) = post(site, BIG, 1).await;
     let finished = daemon.wait_for_log("delivery job finished");
+    let daemon_cpu = cpu_seconds(daemon.child.id()) - cpu_before;
     let transactions = field(&finished, "transactions").unwrap_or(0.0) as u64;
     let to_last = sink.reached(transactions) - accepted;
+    let sink_cpu = cpu_seconds(sink.child.id());
     let peak_rss_kb = daemon.peak_rss_kb();
     let seconds = field(&finished, "seconds").unwrap_or(f64::NAN);
     let delivered = field(&finished, "delivered").unwrap_or(0.0);
@@ -127,6 +158,8 @@ async fn big_run(site: &Site, members: usize) -> BigRun {
         rate: delivered / seconds,
         to_last,
         peak_rss_kb,
+        daemon_cpu_us: daemon_cpu * 1e6 / delivered,
+        sink_cpu_us: sink_cpu * 1e6 / transactions as f64,
     }
 }
 
@@ -446,6 +479,27 @@ fn env_number(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// The CPU time (user + system, all threads) a process has used so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name is in parentheses and may contain spaces: count fields after it.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    // utime and stime are fields 14 and 15 of the line: indices 11 and 12 after the name.
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    ticks as f64 / clock_ticks_per_second()
+}
+
+/// The unit of `/proc/<pid>/stat` times (USER_HZ), which Linux fixes at 100 on every
+/// architecture this runs on.
+fn clock_ticks_per_second() -> f64 {
+    100.0
 }
 
 fn load_average() -> String {

@@ -82,14 +82,16 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let prometheus = crate::http::install_metrics();
 
     let (wake_tx, wake_rx) = mpsc::unbounded_channel::<Wakeup>();
-    let visible = wake_tx.clone();
+    // Told right after each commit: the runners take a new entry from the spool's memory
+    // at once, usually before the spool writes any file for it.
+    let committed = settings.runner.enabled.then(|| wake_tx.clone());
     let committer = spool
         .start_committer(CommitterOptions {
-            on_visible: Some(Box::new(
-                move |stage: Stage, id: &mailcast_spool::EntryId| {
-                    let _ = visible.send(Wakeup::Visible(stage, id.clone()));
-                },
-            )),
+            on_committed: committed.map(|wake| -> mailcast_spool::CommittedFn {
+                Box::new(move |stage: Stage, id: &mailcast_spool::EntryId| {
+                    let _ = wake.send(Wakeup::Committed(stage, id.clone()));
+                })
+            }),
             ..CommitterOptions::default()
         })
         .context("cannot start the spool committer")?;

@@ -18,9 +18,9 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio::time::timeout;
 
 use crate::config::Timeouts;
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, Message};
 use crate::outcome::RcptOutcome;
-use crate::protocol::{Capabilities, Session, SessionConfig, Step, Timer};
+use crate::protocol::{Capabilities, Feed, Session, SessionConfig, Step, Timer};
 use crate::trouble::{SessionError, SessionErrorKind, Stage};
 
 /// Size of the read buffer: room for the replies to a thousand pipelined RCPTs in a few reads.
@@ -174,6 +174,51 @@ impl Connection {
         }
     }
 
+    /// Runs the transactions `feed` supplies, one after another, pipelined across
+    /// transactions when the server offers PIPELINING (see [`crate::protocol::Pipeline`]):
+    /// every message `feed` gives comes back through [`Feed::finished`], in order, with one
+    /// outcome per recipient. Returns when `feed` has no more messages (`Ok`), or when the
+    /// session failed (`Err`: the connection is unusable; the messages in flight came back
+    /// with the failure, the others were not taken).
+    pub async fn send_pipelined<F: Feed + ?Sized>(
+        &mut self,
+        feed: &mut F,
+    ) -> Result<(), SessionError> {
+        let Connection {
+            stream,
+            session,
+            timeouts,
+            out,
+            input,
+            transactions,
+        } = self;
+        out.clear();
+        let mut counted = Counted { feed, transactions };
+        let mut pipeline = session.pipeline();
+        loop {
+            match pipeline.pump(out, &mut counted) {
+                Step::Write(timer) => {
+                    if let Err(kind) = write(stream, out, timeouts.pick(timer)).await {
+                        pipeline.fail(kind, &mut counted);
+                        break;
+                    }
+                }
+                Step::Read(timer) => match read(stream, input, timeouts.pick(timer)).await {
+                    Ok(n) => pipeline.receive(&input[..n]),
+                    Err(kind) => {
+                        pipeline.fail(kind, &mut counted);
+                        break;
+                    }
+                },
+                Step::Done => break,
+            }
+        }
+        match pipeline.take_failure() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
     /// Sends QUIT, waits (at most the command timeout) for the reply, and closes.
     pub async fn quit(mut self) {
         self.out.clear();
@@ -231,6 +276,24 @@ impl Connection {
                 Step::Done => return Ok(()),
             }
         }
+    }
+}
+
+/// Counts the transactions a pipelined run starts on the connection.
+struct Counted<'f, F: ?Sized> {
+    feed: &'f mut F,
+    transactions: &'f mut usize,
+}
+
+impl<F: Feed + ?Sized> Feed for Counted<'_, F> {
+    fn next(&mut self) -> Option<Message> {
+        let message = self.feed.next()?;
+        *self.transactions += 1;
+        Some(message)
+    }
+
+    fn finished(&mut self, message: Message, result: Result<Vec<RcptOutcome>, SessionError>) {
+        self.feed.finished(message, result);
     }
 }
 

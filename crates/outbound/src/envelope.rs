@@ -1,5 +1,6 @@
-//! The envelope of one transaction (reverse-path and forward-paths) and the check that keeps a
-//! malformed address from ever reaching the wire.
+//! The envelope of one transaction (reverse-path and forward-paths), a message (an envelope
+//! with its own body, for pipelined runs), and the check that keeps a malformed address from
+//! ever reaching the wire.
 //!
 //! Addresses are plain strings here: this crate neither parses nor normalises them (the model
 //! crate does). It only refuses what would corrupt the command stream: control characters (a CR
@@ -26,6 +27,19 @@ impl Envelope {
             rcpts: rcpts.into_iter().map(Into::into).collect(),
         }
     }
+}
+
+/// A message with its own envelope and body: the unit of a pipelined run
+/// ([`crate::protocol::Pipeline`], [`crate::Relay::send_all`]).
+///
+/// Messages travel by value: the caller hands one over, and gets it back with its outcomes
+/// once its transaction is over, so that its buffers can be reused for the next one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Message {
+    /// The reverse-path and forward-paths.
+    pub envelope: Envelope,
+    /// The message as it is to be sent (line ends are normalised and dots stuffed on the way).
+    pub body: Vec<u8>,
 }
 
 /// Whether `path` can be written between angle brackets in a command without changing its

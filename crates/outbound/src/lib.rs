@@ -8,7 +8,8 @@
 //!   permanent; recipient, transaction or session scope), with Mailman 3's rules;
 //! - [`Connection`]: the thin tokio shell over TCP or a Unix socket, with timeouts;
 //! - [`Relay`]: a pool of connections to one relay, with batching by `max_recipients`,
-//!   connection reuse and bounded parallelism;
+//!   connection reuse, bounded parallelism, and pipelined runs of one-recipient transactions
+//!   ([`Relay::send_all`]);
 //! - `sink` (feature `sink`): an in-process SMTP/LMTP server for tests and benchmarks.
 //!
 //! What this crate does not do: queueing, retries and backoff, bounce processing, VERP,
@@ -29,8 +30,8 @@ pub mod trouble;
 
 pub use config::{RelayConfig, Timeouts};
 pub use connection::{Connection, Target};
-pub use envelope::Envelope;
+pub use envelope::{Envelope, Message};
 pub use outcome::RcptOutcome;
-pub use relay::{Relay, RelayStats};
+pub use relay::{MessageSource, Relay, RelayStats};
 pub use reply::{EnhancedCode, Reply};
 pub use trouble::{SessionError, SessionErrorKind, Stage};

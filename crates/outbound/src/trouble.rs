@@ -129,6 +129,24 @@ pub enum SessionErrorKind {
     Interrupted,
 }
 
+impl SessionErrorKind {
+    /// The same failure, for a second transaction it also ended (I/O errors are rebuilt from
+    /// their kind and text, which is all that outcomes and logs use).
+    pub(crate) fn duplicate(&self) -> SessionErrorKind {
+        let copy = |error: &io::Error| io::Error::new(error.kind(), error.to_string());
+        match self {
+            SessionErrorKind::Connect(error) => SessionErrorKind::Connect(copy(error)),
+            SessionErrorKind::Timeout => SessionErrorKind::Timeout,
+            SessionErrorKind::Closed => SessionErrorKind::Closed,
+            SessionErrorKind::Io(error) => SessionErrorKind::Io(copy(error)),
+            SessionErrorKind::Protocol(violation) => SessionErrorKind::Protocol(violation.clone()),
+            SessionErrorKind::Refused(reply) => SessionErrorKind::Refused(reply.clone()),
+            SessionErrorKind::Ended => SessionErrorKind::Ended,
+            SessionErrorKind::Interrupted => SessionErrorKind::Interrupted,
+        }
+    }
+}
+
 /// A session-scope failure, with the outcome of every recipient of the transaction it
 /// interrupted (answered recipients keep their answer; the others are deferred).
 #[derive(Debug, thiserror::Error)]

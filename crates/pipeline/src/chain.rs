@@ -22,6 +22,13 @@
 //! its own action (`None`: the site's action; `defer`: record and go on). Mail to `-owner` takes
 //! the owner chain instead: accept. `dmarc-mitigation` (first in Mailman's chain) needs DNS and
 //! is not here.
+//!
+//! [`early`] is the same chain without its deferring links, for the LMTP server at the end of
+//! data: it only has to know whether the post is refused or discarded. Deferred hits can only
+//! end in `any` (hold) after every jumping link has missed, so leaving them out never changes a
+//! reject or a discard, nor the reasons that precede it; [`early`] and [`run`] walk the same
+//! links through one function. What `early` does not do: record rule names, or tell accept
+//! from hold (the incoming runner runs the whole chain again and decides).
 
 use mailcast_model::Action;
 
@@ -73,28 +80,26 @@ pub struct ChainResult {
     pub rewritten: Option<Vec<u8>>,
 }
 
+/// What the LMTP server learns from [`early`]: only the outcomes it acts on at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Early {
+    /// The chain rejects the post: refuse it with this (the text [`ChainResult::refusal`]
+    /// gives for the same post).
+    Refuse(Refusal),
+    /// The chain discards the post; the reasons of the rules that hit and can decide (deferred
+    /// hits are not looked for), in order.
+    Discard(Vec<String>),
+    /// The chain accepts or holds the post; the incoming runner decides which.
+    Store,
+}
+
 impl ChainResult {
     /// The LMTP refusal for a rejected post; `None` for the other dispositions.
     pub fn refusal(&self) -> Option<Refusal> {
         let Disposition::Reject(kind) = self.disposition else {
             return None;
         };
-        Some(match kind {
-            RejectKind::Loop => Refusal {
-                code: 550,
-                enhanced: "5.4.6",
-                text: "Routing loop detected".to_string(),
-            },
-            RejectKind::Banned | RejectKind::Policy => Refusal {
-                code: 550,
-                enhanced: "5.7.1",
-                text: one_line(
-                    self.reasons
-                        .last()
-                        .map_or("Message rejected by the list's policy", String::as_str),
-                ),
-            },
-        })
+        Some(refusal_for(kind, &self.reasons))
     }
 
     /// The message to store (held) or pass to the handlers (accepted), as Mailman's accept and
@@ -126,6 +131,26 @@ impl ChainResult {
     }
 }
 
+/// The refusal for a reject of `kind`, given the reasons recorded up to it.
+fn refusal_for(kind: RejectKind, reasons: &[String]) -> Refusal {
+    match kind {
+        RejectKind::Loop => Refusal {
+            code: 550,
+            enhanced: "5.4.6",
+            text: "Routing loop detected".to_string(),
+        },
+        RejectKind::Banned | RejectKind::Policy => Refusal {
+            code: 550,
+            enhanced: "5.7.1",
+            text: one_line(
+                reasons
+                    .last()
+                    .map_or("Message rejected by the list's policy", String::as_str),
+            ),
+        },
+    }
+}
+
 fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -140,6 +165,9 @@ enum Then {
     Moderation,
     /// Record the hit and continue.
     Defer,
+    /// Record the hit and continue; the header-match chain acts on the site checks' hits
+    /// right after them, so unlike [`Then::Defer`] an early walk runs these links too.
+    Collect,
 }
 
 /// The default posting chain after the header-match detour point is split in two halves.
@@ -172,28 +200,54 @@ const AFTER_HEADER_MATCH: &[(Rule, Then)] = &[
 
 /// Runs the posting chain (or the owner chain for `-owner` mail) over a post.
 pub fn run(ctx: &RuleContext<'_>) -> ChainResult {
-    let mut run = Run::default();
+    let mut run = Run::new(Walk::Full);
+    let disposition = walk(ctx, &mut run).unwrap_or(Disposition::Accept);
+    run.finish(disposition)
+}
+
+/// Runs the chain as far as it can end in a reject or a discard: [`run`] without the deferring
+/// links and without recording rule names. For every post, `early` refuses exactly when `run`
+/// rejects (with the same refusal) and discards exactly when `run` discards; anything else is
+/// [`Early::Store`].
+pub fn early(ctx: &RuleContext<'_>) -> Early {
+    let mut run = Run::new(Walk::Early);
+    match walk(ctx, &mut run) {
+        Some(Disposition::Reject(kind)) => Early::Refuse(refusal_for(kind, &run.reasons)),
+        Some(Disposition::Discard) => Early::Discard(run.reasons),
+        Some(Disposition::Accept | Disposition::Hold) | None => Early::Store,
+    }
+}
+
+/// How much of the chain a walk covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// Every link, names recorded ([`run`]).
+    Full,
+    /// Only the links that can jump, names not recorded ([`early`]).
+    Early,
+}
+
+/// Walks the chain; `Some` when a link jumped, `None` when the walk reached its end. At the end
+/// of a full walk, `any` holds the post if a deferred rule hit.
+fn walk(ctx: &RuleContext<'_>, run: &mut Run) -> Option<Disposition> {
     if ctx.facts.to_owner {
-        return run.finish(Disposition::Accept);
+        return Some(Disposition::Accept);
     }
     for &(rule, then) in BEFORE_HEADER_MATCH {
-        if let Some(decided) = run.link(rule.name(), rule.check(ctx), then) {
-            return run.finish(decided);
+        if let Some(decided) = run.check(ctx, rule, then) {
+            return Some(decided);
         }
     }
-    if let Some(decided) = header_match_chain(ctx, &mut run) {
-        return run.finish(decided);
+    if let Some(decided) = header_match_chain(ctx, run) {
+        return Some(decided);
     }
     for &(rule, then) in AFTER_HEADER_MATCH {
-        if let Some(decided) = run.link(rule.name(), rule.check(ctx), then) {
-            return run.finish(decided);
+        if let Some(decided) = run.check(ctx, rule, then) {
+            return Some(decided);
         }
     }
     // `any`: a deferred rule hit.
-    if !run.hits.is_empty() {
-        return run.finish(Disposition::Hold);
-    }
-    run.finish(Disposition::Accept)
+    (run.n_hits > 0).then_some(Disposition::Hold)
 }
 
 fn header_match_chain(ctx: &RuleContext<'_>, run: &mut Run) -> Option<Disposition> {
@@ -201,12 +255,13 @@ fn header_match_chain(ctx: &RuleContext<'_>, run: &mut Run) -> Option<Dispositio
     let site_action = ctx.list.site().header_checks_action;
     for (i, pattern) in compiled.site_checks.iter().enumerate() {
         run.link(
-            &header_match::rule_name("config", i),
-            header_match::check(ctx, pattern),
-            Then::Defer,
+            || header_match::rule_name("config", i),
+            || header_match::check(ctx, pattern),
+            Then::Collect,
         );
     }
-    if !run.hits.is_empty() {
+    // Only the site checks can have hit by now: every link before them jumps when it hits.
+    if run.n_hits > 0 {
         return action_disposition(site_action);
     }
     let list_id = ctx.list.address().list_id();
@@ -216,8 +271,8 @@ fn header_match_chain(ctx: &RuleContext<'_>, run: &mut Run) -> Option<Dispositio
             other => action_disposition(other).map_or(Then::Defer, Then::Jump),
         };
         if let Some(decided) = run.link(
-            &header_match::rule_name(&list_id, i),
-            header_match::check(ctx, pattern),
+            || header_match::rule_name(&list_id, i),
+            || header_match::check(ctx, pattern),
             then,
         ) {
             return Some(decided);
@@ -238,8 +293,11 @@ fn action_disposition(action: Action) -> Option<Disposition> {
 }
 
 /// The state of one chain run (Mailman's msgdata keys).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Run {
+    walk: Walk,
+    /// Rules that hit so far, named or not.
+    n_hits: usize,
     hits: Vec<String>,
     misses: Vec<String>,
     reasons: Vec<String>,
@@ -248,16 +306,49 @@ struct Run {
 }
 
 impl Run {
-    /// Records a rule's outcome; returns the decision when the link jumps.
-    fn link(&mut self, name: &str, outcome: RuleOutcome, then: Then) -> Option<Disposition> {
+    fn new(walk: Walk) -> Run {
+        Run {
+            walk,
+            n_hits: 0,
+            hits: Vec::new(),
+            misses: Vec::new(),
+            reasons: Vec::new(),
+            moderation_sender: None,
+            rewritten: None,
+        }
+    }
+
+    /// Runs a built-in rule as a link.
+    fn check(&mut self, ctx: &RuleContext<'_>, rule: Rule, then: Then) -> Option<Disposition> {
+        self.link(|| rule.name().to_string(), || rule.check(ctx), then)
+    }
+
+    /// Runs a link and records its outcome; returns the decision when the link jumps. An
+    /// early walk skips deferring links: they record a hit at most, never decide.
+    fn link(
+        &mut self,
+        name: impl FnOnce() -> String,
+        check: impl FnOnce() -> RuleOutcome,
+        then: Then,
+    ) -> Option<Disposition> {
+        let named = self.walk == Walk::Full;
+        if !named && matches!(then, Then::Defer) {
+            return None;
+        }
+        let outcome = check();
         if outcome.rewritten.is_some() {
             self.rewritten = outcome.rewritten;
         }
         if !outcome.hit {
-            self.misses.push(name.to_string());
+            if named {
+                self.misses.push(name());
+            }
             return None;
         }
-        self.hits.push(name.to_string());
+        self.n_hits += 1;
+        if named {
+            self.hits.push(name());
+        }
         self.reasons.extend(outcome.reasons);
         if outcome.moderation_sender.is_some() {
             self.moderation_sender = outcome.moderation_sender;
@@ -265,18 +356,18 @@ impl Run {
         match then {
             Then::Jump(disposition) => Some(disposition),
             Then::Moderation => outcome.moderation_action.and_then(action_disposition),
-            Then::Defer => None,
+            Then::Defer | Then::Collect => None,
         }
     }
 
-    fn finish(&mut self, disposition: Disposition) -> ChainResult {
+    fn finish(self, disposition: Disposition) -> ChainResult {
         ChainResult {
             disposition,
-            reasons: std::mem::take(&mut self.reasons),
-            rule_hits: std::mem::take(&mut self.hits),
-            rule_misses: std::mem::take(&mut self.misses),
-            moderation_sender: self.moderation_sender.take(),
-            rewritten: self.rewritten.take(),
+            reasons: self.reasons,
+            rule_hits: self.hits,
+            rule_misses: self.misses,
+            moderation_sender: self.moderation_sender,
+            rewritten: self.rewritten,
         }
     }
 }

@@ -164,6 +164,23 @@ fn check(name: &str) -> Result<(), String> {
         }
     }
 
+    // The LMTP server's early chain refuses and discards exactly these posts.
+    let early = match chain::early(&ctx) {
+        chain::Early::Refuse(r) => format!("refuse {} {} {}", r.code, r.enhanced, r.text),
+        chain::Early::Discard(_) => "discard".to_string(),
+        chain::Early::Store => "store".to_string(),
+    };
+    let full = match (result.disposition, result.refusal()) {
+        (Disposition::Reject(_), Some(r)) => format!("refuse {} {} {}", r.code, r.enhanced, r.text),
+        (Disposition::Discard, _) => "discard".to_string(),
+        _ => "store".to_string(),
+    };
+    if early != full {
+        return Err(fail(format!(
+            "early chain says {early:?}, full chain {full:?}"
+        )));
+    }
+
     let kept = result.annotate(&fixed);
     let sender = result.moderation_sender.clone().unwrap_or(envelope.clone());
     let output = match result.disposition {

@@ -2,16 +2,29 @@
 //!
 //! (a) the raw floor: append 4 KB records to one file, one fdatasync per batch of 16 / 64;
 //! (b) the spool's group commit with 1, 4 and 16 concurrent submitters of 4 KB messages
-//!     (median messages/s over several runs, p50/p99 submit-to-ack latency, and the rate at
-//!     which entries became visible in `incoming/`);
+//!     (median messages/s over several runs, p50/p99 submit-to-ack latency, messages per
+//!     sync, and the CPU time of the whole process per message, measured until the committer
+//!     has shut down, i.e. including the files written for every entry); the `consumed` row
+//!     adds a thread that removes each entry as soon as it is committed, as the daemon's
+//!     runners do, so that no file is ever written for it;
 //! (c) one file per message: write, fsync, rename, directory fsync;
-//! (d) the checkpoint's choice: syncfs() versus fsync of every touched file and directory.
+//! (d) the checkpoint's choice: syncfs() versus fsync of every touched file and directory;
+//! (e) how the materializer creates files: CPU per entry (a 4 KB body and a 600-byte
+//!     envelope in 256 bucket directories) for `tmp/` + cross-directory rename (as before),
+//!     body written in place + envelope through `tmp/`, body in place + envelope through a
+//!     temporary name in its bucket, and body in place + envelope as `O_TMPFILE` + `linkat`.
 //!
 //! Run: `cargo bench -p mailcast-spool --bench commit` (data goes under the target directory,
-//! on the project's disk, never tmpfs; set SPOOL_BENCH_DIR to choose another place).
+//! on the project's disk, never tmpfs; set SPOOL_BENCH_DIR to choose another place, and
+//! SPOOL_BENCH_PARTS to a subset of "abcde", "x" adds a no-fsync row to (b)).
+//!
+//! On this machine's ext4 (no journal) creating files right after deleting many costs much
+//! more CPU (the inode allocator skips recently deleted inodes), and the bench deletes its
+//! previous data at start: CPU figures of (b) and (e) are lower when the directory is new.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
@@ -20,6 +33,7 @@ use std::time::{Duration, Instant};
 use mailcast_spool::{
     CommitterOptions, Envelope, FaultInjector, Options, Spool, Stage, Submission,
 };
+use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 
 const MESSAGE_SIZE: usize = 4096;
 const RUNS: usize = 3;
@@ -36,7 +50,7 @@ fn main() {
         MESSAGE_SIZE
     );
     let message = sample_message();
-    let parts = std::env::var("SPOOL_BENCH_PARTS").unwrap_or_else(|_| "abcd".into());
+    let parts = std::env::var("SPOOL_BENCH_PARTS").unwrap_or_else(|_| "abcde".into());
 
     let floor16 = raw_floor(&base, &message, 16, 8192);
     // (The floor is always measured: the other parts are reported against it.)
@@ -51,17 +65,22 @@ fn main() {
 
     println!();
     println!(
-        "{:<26} {:>10} {:>9} {:>9} {:>9} {:>11} {:>9}",
-        "(b) spool group commit", "msg/s", "p50 ms", "p99 ms", "/floor*", "visible/s", "msg/sync"
+        "{:<26} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "(b) spool group commit", "msg/s", "p50 ms", "p99 ms", "/floor*", "msg/sync", "cpu us"
     );
     let mut configs = Vec::new();
     if parts.contains('b') {
-        configs.extend([(1, true), (4, true), (16, true)]);
+        configs.extend([
+            (1, true, false),
+            (4, true, false),
+            (16, true, false),
+            (16, true, true),
+        ]);
     }
     if parts.contains('x') {
-        configs.push((16, false));
+        configs.push((16, false, false));
     }
-    for (submitters, fsync) in configs {
+    for (submitters, fsync, consume) in configs {
         let per_thread = match submitters {
             1 => 1500,
             4 => 1500,
@@ -69,14 +88,21 @@ fn main() {
         };
         // One spool per configuration, warmed up first so that the bucket directories exist
         // (creating one costs a directory fsync, once in the life of a spool).
-        let root = base.join(format!("g{submitters}-{fsync}"));
-        group_commit(&root, &message, submitters, 1000 / submitters, fsync);
+        let root = base.join(format!("g{submitters}-{fsync}-{consume}"));
+        let load = Load {
+            submitters,
+            per_thread: 1000 / submitters,
+            fsync,
+            consume,
+        };
+        group_commit(&root, &message, &load);
         // The shared disk's latency drifts with other load, so each run is paired with a
         // floor measured just before it, and the ratio is the median of the pairs.
         let mut runs: Vec<RunResult> = (0..RUNS)
             .map(|_| {
                 let floor = raw_floor(&base, &message, 16, 2048);
-                let mut run = group_commit(&root, &message, submitters, per_thread, fsync);
+                let load = Load { per_thread, ..load };
+                let mut run = group_commit(&root, &message, &load);
                 run.floor_ratio = run.rate / floor;
                 run
             })
@@ -85,21 +111,25 @@ fn main() {
         ratios.sort_by(f64::total_cmp);
         runs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
         let median = &runs[RUNS / 2];
+        let mut cpu: Vec<f64> = runs.iter().map(|r| r.cpu_us).collect();
+        cpu.sort_by(f64::total_cmp);
         println!(
-            "{:<26} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>11.0} {:>9.1}",
+            "{:<26} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>9.1} {:>9.0}",
             format!(
-                "    {submitters} submitter(s){}",
-                if fsync { "" } else { ", no fsync" }
+                "    {submitters} submitter(s){}{}",
+                if fsync { "" } else { ", no fsync" },
+                if consume { ", consumed" } else { "" }
             ),
             median.rate,
             ms(median.p50),
             ms(median.p99),
             ratios[RUNS / 2],
-            median.visible_rate,
             median.mean_batch,
+            cpu[RUNS / 2],
         );
     }
-    println!("    (* /floor: median of rate / batch-of-16 floor measured right before each run)");
+    println!("    (* /floor: median of rate / batch-of-16 floor measured right before each run;");
+    println!("     cpu us: process CPU per message until shutdown, files included; median)");
 
     if !parts.contains('c') {
         return;
@@ -128,6 +158,17 @@ fn main() {
         "{:<52} {:>10.1}",
         "    fsync of each file and bucket directory", each_ms
     );
+
+    if parts.contains('e') {
+        println!();
+        println!(
+            "{:<52} {:>10}",
+            "(e) materializer file creation, 2000 entries x 3", "cpu us"
+        );
+        for (name, cpu) in creation_strategies(&base.join("create"), &message, 2000, 3) {
+            println!("{:<52} {:>10.1}", format!("    {name}"), cpu);
+        }
+    }
     let _ = fs::remove_dir_all(&base);
 }
 
@@ -175,18 +216,38 @@ struct RunResult {
     floor_ratio: f64,
     p50: Duration,
     p99: Duration,
-    visible_rate: f64,
     mean_batch: f64,
+    /// Process CPU time per message, until the committer has shut down.
+    cpu_us: f64,
 }
 
-/// (b) `submitters` threads each commit `per_thread` messages through one committer.
-fn group_commit(
-    root: &Path,
-    message: &[u8],
+/// What one run of (b) does.
+#[derive(Clone, Copy)]
+struct Load {
     submitters: usize,
     per_thread: usize,
     fsync: bool,
-) -> RunResult {
+    /// Remove each entry right after its commit (as the daemon's runners do).
+    consume: bool,
+}
+
+/// CPU time (user + system) of this process so far, in microseconds.
+fn process_cpu_us() -> f64 {
+    let stat = fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks * 1e6 / 100.0 // USER_HZ is 100 on Linux.
+}
+
+/// (b) `submitters` threads each commit `per_thread` messages through one committer.
+fn group_commit(root: &Path, message: &[u8], load: &Load) -> RunResult {
+    let Load {
+        submitters,
+        per_thread,
+        fsync,
+        consume,
+    } = *load;
     let faults = FaultInjector::new(); // Nothing armed: used to count the syncs.
     let options = Options {
         fsync,
@@ -196,16 +257,27 @@ fn group_commit(
     let spool = Spool::open(root, options).unwrap();
     spool.recover().unwrap();
     let total = submitters * per_thread;
-    let (vtx, vrx) = mpsc::channel::<()>();
+    let (ctx, crx) = mpsc::channel();
     let committer = spool
         .start_committer(CommitterOptions {
-            on_visible: Some(Box::new(move |_, _| {
-                let _ = vtx.send(());
-            })),
+            on_committed: consume.then(|| -> mailcast_spool::CommittedFn {
+                Box::new(move |stage, id| {
+                    let _ = ctx.send((stage, id.clone()));
+                })
+            }),
             ..CommitterOptions::default()
         })
         .unwrap();
+    let consumer = thread::spawn({
+        let spool = spool.clone();
+        move || {
+            for (stage, id) in crx {
+                spool.remove(stage, &id).unwrap();
+            }
+        }
+    });
     let (_, syncs_before) = faults.counts();
+    let cpu_before = process_cpu_us();
     let start = Instant::now();
     let latencies: Vec<Duration> = thread::scope(|scope| {
         let handles: Vec<_> = (0..submitters)
@@ -236,11 +308,9 @@ fn group_commit(
     });
     let elapsed = start.elapsed();
     let (_, syncs_after) = faults.counts();
-    for _ in 0..total {
-        vrx.recv().unwrap();
-    }
-    let visible_elapsed = start.elapsed();
     committer.shutdown().unwrap();
+    consumer.join().unwrap();
+    let cpu_us = (process_cpu_us() - cpu_before) / total as f64;
     let mut sorted = latencies;
     sorted.sort();
     let p = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q) as usize];
@@ -252,8 +322,8 @@ fn group_commit(
         floor_ratio: 0.0,
         p50: p(0.5),
         p99: p(0.99),
-        visible_rate: total as f64 / visible_elapsed.as_secs_f64(),
         mean_batch,
+        cpu_us,
     }
 }
 
@@ -314,4 +384,105 @@ fn checkpoint_choice(dir: &Path, message: &[u8], n: usize) -> (f64, f64) {
     let each_ms = ms(start.elapsed());
     let _ = fs::remove_dir_all(dir);
     (syncfs_ms, each_ms)
+}
+
+/// CPU time of the calling thread so far, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let stat = fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+    stat.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// (e) Creates `n` entries (body + envelope) per strategy and round, strategies interleaved
+/// and nothing deleted until the end (deleting makes later creations dearer on this file
+/// system); returns the mean CPU time per entry of each strategy, in microseconds.
+fn creation_strategies(
+    dir: &Path,
+    body: &[u8],
+    n: usize,
+    rounds: usize,
+) -> Vec<(&'static str, f64)> {
+    let envelope = vec![b' '; 600];
+    let names = [
+        "tmp/ + rename, both files (before)",
+        "body in place, envelope tmp/ + rename",
+        "body in place, envelope in-bucket name + rename",
+        "body in place, envelope O_TMPFILE + linkat (now)",
+    ];
+    let mut totals = vec![0u64; names.len()];
+    for round in 0..rounds {
+        for (strategy, total) in totals.iter_mut().enumerate() {
+            let root = dir.join(format!("r{round}-s{strategy}"));
+            fs::create_dir_all(root.join("tmp")).unwrap();
+            for bucket in 0..256 {
+                fs::create_dir_all(root.join("messages").join(format!("{bucket:02x}"))).unwrap();
+                fs::create_dir_all(root.join("incoming").join(format!("{bucket:02x}"))).unwrap();
+            }
+            let before = thread_cpu_ns();
+            for i in 0..n {
+                let bucket = format!("{:02x}", (i * 37) % 256);
+                let name = format!("{i:013x}-9a3c01fe");
+                let body_path = root
+                    .join("messages")
+                    .join(&bucket)
+                    .join(format!("{name}.eml"));
+                let envelope_path = root
+                    .join("incoming")
+                    .join(&bucket)
+                    .join(format!("{name}.json"));
+                let via_tmp = |bytes: &[u8], target: &Path, tmp: PathBuf| {
+                    let mut file = File::create(&tmp).unwrap();
+                    file.write_all(bytes).unwrap();
+                    drop(file);
+                    fs::rename(&tmp, target).unwrap();
+                };
+                if strategy == 0 {
+                    via_tmp(body, &body_path, root.join("tmp").join(format!("{name}.b")));
+                } else {
+                    let mut file = OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&body_path)
+                        .unwrap();
+                    file.write_all(body).unwrap();
+                }
+                match strategy {
+                    0 | 1 => via_tmp(&envelope, &envelope_path, root.join("tmp").join(&name)),
+                    2 => via_tmp(
+                        &envelope,
+                        &envelope_path,
+                        envelope_path.with_extension("new"),
+                    ),
+                    _ => {
+                        let fd = rustix::fs::openat(
+                            CWD,
+                            envelope_path.parent().unwrap(),
+                            OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
+                            Mode::from_raw_mode(0o644),
+                        )
+                        .unwrap();
+                        let mut file = File::from(fd);
+                        file.write_all(&envelope).unwrap();
+                        let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+                        rustix::fs::linkat(
+                            CWD,
+                            proc_path.as_str(),
+                            CWD,
+                            &envelope_path,
+                            AtFlags::SYMLINK_FOLLOW,
+                        )
+                        .unwrap();
+                    }
+                }
+            }
+            *total += thread_cpu_ns() - before;
+        }
+    }
+    let per_entry = (rounds * n) as f64 * 1000.0;
+    let out = names
+        .iter()
+        .zip(totals)
+        .map(|(name, total)| (*name, total as f64 / per_entry))
+        .collect();
+    let _ = fs::remove_dir_all(dir);
+    out
 }

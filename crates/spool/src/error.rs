@@ -52,6 +52,13 @@ pub enum Error {
     /// The write-ahead log holds segments from an earlier run: call `Spool::recover` first.
     #[error("the spool's write-ahead log needs recovery before a committer can start")]
     NeedsRecovery,
+    /// The entry is being changed elsewhere: another thread held it for longer than a caller
+    /// waits, or it is still resident in the write-ahead log of a daemon running in another
+    /// process (it becomes an ordinary file within seconds; try again then).
+    #[error(
+        "spool entry {0} is busy (still in the running daemon's write-ahead log); try again in a few seconds"
+    )]
+    Busy(String),
     /// The committer was shut down before this submission could be committed.
     #[error("the spool committer has shut down")]
     ShutDown,

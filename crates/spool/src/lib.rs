@@ -5,13 +5,16 @@
 //! file per message durably costs ~1 ms on this class of disk, while appending to one file and
 //! calling `fdatasync` once per batch is 20-60 times cheaper, so the durability point of the
 //! daemon is an append-only **write-ahead log with group commit**, and the operator-visible
-//! queue is directories of ordinary files filled from the log.
+//! queue is directories of ordinary files filled from the log, but only for entries that are
+//! still there a moment later: most entries are consumed by a runner within milliseconds,
+//! straight from the log and memory, and never become files in their first stage.
 //!
 //! # Layout (`<var_dir>/spool/`)
 //!
 //! ```text
 //! wal/<16-hex-seq>.wal           log segments (header "mailcast-wal v1\n", then records)
-//! wal/<16-hex-seq>.consumed      ids removed while their segment was live (one per line)
+//! wal/<16-hex-seq>.consumed      ids removed, and envelopes rewritten, while the segment
+//!                                that created them was live (one per line)
 //! wal/LOCK                       flock held by the process owning the log
 //! messages/<hh>/<id>.eml         bodies, RFC 5322 bytes; never moved, never modified
 //! messages/<hh>/<id>.rcpt        delivery jobs: one recipient line per line
@@ -39,68 +42,115 @@
 //! (u32 LE), body, JSON array of envelopes, blake3 of all that, `"END\n"`. One record per
 //! submission; a torn or damaged tail fails the checks and is ignored on replay.
 //!
+//! # What lives where, for how long
+//!
+//! An entry received over LMTP is, in turn:
+//! 1. **resident** (from the log's `fdatasync`): its record is in `wal/<seq>.wal`, its
+//!    envelope and the place of its body in the committer's memory (with the body itself for
+//!    recent records). Every call of the [`Spool`] API treats it like any other entry, and the
+//!    daemon's runners are told about it at once ([`CommitterOptions::on_committed`]). Other
+//!    processes (the CLI) see it by parsing the live segments read-only.
+//! 2. Then one of:
+//!    - **consumed** before `materialize_after` (2 s by default): a runner removed it; its
+//!      id is appended to `wal/<seq>.consumed`; no file is ever written;
+//!    - **moved** (or rewritten durably) by a runner: its body and envelope are written as
+//!      files in the target stage; a lazy rewrite in place (a runner storing a post number)
+//!      only appends the new envelope to `wal/<seq>.consumed` and it stays resident;
+//!    - **materialized**: still present `materialize_after` after its commit (or earlier when
+//!      more than [`CommitterOptions::max_resident`] entries are resident, and at shutdown):
+//!      the materializer writes `messages/<hh>/<id>.eml` and `<stage>/<hh>/<id>.json`.
+//! 3. The log segment is deleted at the first checkpoint (about a second) after none of its
+//!    entries is resident any more, once `syncfs()` has made their files durable.
+//!
+//! So an operator finds every waiting entry as ordinary files at most a few seconds after it
+//! arrived, and everything else in `wal/` (readable with `mailcast queue list|show`); after a
+//! clean shutdown the log is empty and everything is files. Entries written by other ways in
+//! (`mailcast inject`, Maildir) and by runners (jobs, notices, held posts) are files at once.
+//!
 //! # Ways in
 //!
 //! - [`Committer`] (the daemon): [`Committer::submit`] one body plus N envelopes (one per
 //!   accepted LMTP recipient). The writer thread appends every submission that arrived while
-//!   the previous `fdatasync` ran, calls `fdatasync` once, then calls each `done`. A new
-//!   segment is fsynced with its directory before records in it are acknowledged. On a write
-//!   or sync error every waiter of the batch gets `Err` and the segment is abandoned (the next
-//!   batch starts a new one; a segment is never reused after a failed fsync). The materializer
-//!   thread then writes body and envelopes (no fsync, renamed into place) and reports each
-//!   entry through [`CommitterOptions::on_visible`]. The entries of one submission share one
-//!   body inode through **hard links**: every entry has its own `.eml` name, removal needs no
-//!   reference count.
+//!   the previous `fdatasync` ran, calls `fdatasync` once, puts the entries in the resident
+//!   index, then calls each `done` and `on_committed`. A new segment is fsynced with its
+//!   directory before records in it are acknowledged. On a write or sync error every waiter
+//!   of the batch gets `Err` and the segment is abandoned (the next batch starts a new one; a
+//!   segment is never reused after a failed fsync). The entries of one submission share one
+//!   body inode through **hard links** once materialized: every entry has its own `.eml`
+//!   name, removal needs no reference count.
 //! - [`Spool::commit_direct`] (`mailcast inject`): body fsync, rename, directory fsync, then
 //!   envelopes the same way, before returning.
 //! - [`Spool::adopt_file`] (Maildir): hard link into `messages/` without copying, under an id
 //!   derived from the Maildir file name; durable, then the source is unlinked.
 //! - [`Spool::write_entry`] and [`Spool::create_job`] (runners): durable before returning.
 //!
+//! # Files the materializer writes
+//!
+//! Without fsync (the record is durable in the log until the checkpoint's `syncfs()`): the
+//! body straight under its final name (only ever read through an envelope, hash-checked; a
+//! crash mid-write leaves a partial body that recovery rewrites), the envelope as an
+//! `O_TMPFILE` in its bucket directory linked into place (never partial, nothing left behind
+//! by a crash). `benches/commit.rs` part (e) measured the choices on this machine.
+//!
 //! # Checkpoints and the duplicate window
 //!
-//! About once a second (and when four sealed segments are waiting) the checkpointer calls
-//! `syncfs()` and deletes the segments whose records are all materialized, and the consumed
-//! logs no live segment needs; it also runs when only [`Durability::Lazy`] moves or removals
-//! happened. `syncfs()` was chosen over fsyncing each touched file and directory: measured by
-//! `benches/commit.rs` for 5,000 materialized entries, 0.4-0.7 s against 8.5-26 s, and it
-//! also covers lazy moves. Its cost is that it flushes other writers of the same file
-//! system too; it runs on its own thread and never delays an acknowledgement directly.
+//! About once a second (and when four sealed segments are ready) the checkpointer calls
+//! `syncfs()` and deletes the sealed segments none of whose entries is resident, and the
+//! consumed logs no live segment needs; it also runs when only [`Durability::Lazy`] moves or
+//! removals happened. `syncfs()` was chosen over fsyncing each touched file and directory:
+//! measured by `benches/commit.rs` for 5,000 materialized entries, 0.4-0.7 s against
+//! 8.5-26 s, and it also covers lazy moves. Its cost is that it flushes other writers of the
+//! same file system too; it runs on its own thread and never delays an acknowledgement
+//! directly.
 //!
-//! [`Spool::remove`] appends the id to the consumed log (no fsync) before unlinking. After
-//! `kill -9` the page cache survives, so recovery replays exactly what is missing and every
-//! acknowledged entry is present exactly once. After a power loss, entries removed (and lazy
-//! moves made) during the last checkpoint interval may come back: the duplicate window is one
-//! checkpoint interval (~1 s). A batch whose fsync failed was answered with an error; if the
-//! process also dies before the next checkpoint and the failed segment could not be cut back,
-//! those records may be replayed: a duplicate of a message the MTA will resend, never a loss.
+//! [`Spool::remove`] appends the id to the consumed log (no fsync) before unlinking (or, for
+//! a resident entry, instead of writing anything). After `kill -9` the page cache survives,
+//! so recovery replays exactly what is missing and every acknowledged entry is present
+//! exactly once, with its last rewrite. After a power loss, entries removed (and lazy moves
+//! and rewrites made) during the last checkpoint interval may come back or be undone: the
+//! duplicate window is one checkpoint interval (~1 s). A batch whose fsync failed was
+//! answered with an error; if the process also dies before the next checkpoint and the failed
+//! segment could not be cut back, those records may be replayed: a duplicate of a message the
+//! MTA will resend, never a loss.
 //!
 //! # Recovery
 //!
 //! [`Spool::recover`] runs once at daemon start: empty `tmp/`, replay every segment (re-create
-//! absent entries unless consumed, repair present entries whose envelope or body a power loss
-//! damaged), `syncfs()`, delete the log, and move message files without an envelope (older
-//! than [`Options::orphan_grace`]) to `corrupt/`. Unreadable envelopes found later (bad JSON,
-//! unknown version, missing body, hash mismatch) are moved to `corrupt/` when read.
+//! absent entries unless consumed, with their last rewrite; repair present entries whose
+//! envelope or body a power loss or a crash damaged), `syncfs()`, delete the log, and move
+//! message files without an envelope (older than [`Options::orphan_grace`]) to `corrupt/`.
+//! Unreadable envelopes found later (bad JSON, unknown version, missing body, hash mismatch)
+//! are moved to `corrupt/` when read.
+//!
+//! # Other processes
+//!
+//! A [`Spool`] opened without a committer (the CLI, `mailcast inject`) reads files first and
+//! then the live log's segments and consumed logs (read-only; checksummed records, a torn
+//! tail is not shown), so `list`, `find`, `read_meta`, `read_body`, `counts` and `summary`
+//! include resident entries. It cannot move or remove an entry that only the running
+//! daemon's log holds ([`Error::Busy`]: try again once it is a file); when no process owns
+//! the log (after a crash, before recovery) it can, in a way recovery understands.
 //!
 //! # Threads, callbacks and back-pressure
 //!
-//! `done` callbacks run on the writer thread and `on_visible` on the materializer thread:
-//! both must be quick (send on a channel); a panicking callback is caught and logged. The
-//! writer stops taking new batches while more than [`CommitterOptions::materializer_backlog`]
-//! bytes (256 MiB) wait for materialization, so a burst is acknowledged at log speed and a
-//! sustained overload slows acknowledgements down to the materializer's pace instead of
-//! growing memory. Only one process owns the log (`wal/LOCK`, flock).
+//! `done` and `on_committed` callbacks run on the writer thread: they must be quick (send on
+//! a channel); a panicking callback is caught and logged. The resident index holds envelopes
+//! (a few hundred bytes each) and caches record bytes up to
+//! [`CommitterOptions::body_cache`] (64 MiB); older bodies are read back from the segment
+//! (page cache). Beyond [`CommitterOptions::max_resident`] entries (50,000) the oldest are
+//! materialized early, and at twice that the writer stops taking new batches, so a sustained
+//! overload (or a disk the materializer cannot write to) slows acknowledgements down instead
+//! of growing memory. Only one process owns the log (`wal/LOCK`, flock).
 //!
 //! # Performance (see `benches/commit.rs`)
 //!
 //! Acknowledgement is bound by the log's `fdatasync` latency: with 16 submitters one
 //! `fdatasync` covers ~10-13 messages and the spool runs at 0.7-0.9 of the raw
-//! append-and-fdatasync floor measured at the same moment. Materialization is bound by file
-//! creation: on this machine's ext4 (mounted without a journal) each new inode costs a scan
-//! past recently deleted inodes (`find_inode_bit`/`recently_deleted`, ~40 % of CPU in `perf`),
-//! so entries become visible at 1,500-4,500/s while acknowledgements run faster; the backlog
-//! bound above keeps the two together under sustained load.
+//! append-and-fdatasync floor measured at the same moment. CPU is dominated by file creation
+//! when entries are materialized: on this machine's ext4 (mounted without a journal) each new
+//! inode also costs a scan past recently deleted inodes (`find_inode_bit`/`recently_deleted`),
+//! which is why entries consumed within `materialize_after` never create one. Part (b) of the
+//! bench reports CPU per message with every entry materialized and with every entry consumed.
 //!
 //! # What this crate does not do
 //!
@@ -110,6 +160,7 @@
 #![warn(missing_docs)]
 
 mod body;
+mod change;
 mod committer;
 mod direct;
 mod disk;
@@ -120,13 +171,14 @@ mod job;
 mod layout;
 mod meta;
 mod place;
+mod read;
 mod recover;
 mod spool;
 mod stage;
 mod wal;
 
 pub use body::{Body, SpillFile, Submission};
-pub use committer::{Committer, CommitterOptions, DoneFn, VisibleFn};
+pub use committer::{CommittedFn, Committer, CommitterOptions, DoneFn};
 pub use disk::FaultInjector;
 pub use error::{Error, Result};
 pub use id::EntryId;

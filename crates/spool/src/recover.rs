@@ -5,10 +5,13 @@
 //! 3. Replay every log segment in order. For each entry of each valid record:
 //!    - present in some stage: keep it where it is, but check it: an unreadable envelope is
 //!      rewritten from the log (in the stage where it was found), a missing or damaged body is
-//!      rewritten from the log (this is what a power loss before the checkpoint leaves);
+//!      rewritten from the log (this is what a power loss before the checkpoint leaves, or a
+//!      crash while the materializer was writing it);
 //!    - absent and named in a consumed log: it was finished before the crash; leftover body
 //!      or job files are removed;
-//!    - absent otherwise: materialized again into its original stage.
+//!    - absent otherwise (it was still resident: committed, not yet written as files, or
+//!      half written): materialized into its stage, with the envelope of its last rewrite
+//!      in the consumed log if it had one.
 //!
 //!    A torn tail (a record cut by the crash) ends the scan of its segment; it was never
 //!    acknowledged.
@@ -22,7 +25,6 @@ use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use crate::disk;
@@ -33,8 +35,9 @@ use crate::meta::{BodyDigest, EntryMeta};
 use crate::place;
 use crate::spool::Spool;
 use crate::stage::Stage;
-use crate::wal::record::{self, Record};
-use crate::wal::{consumed, segment};
+use crate::wal::consumed::{self, Notes};
+use crate::wal::record;
+use crate::wal::segment::{self, Scan, Scanned};
 
 /// How often taking the log lock is tried before reporting [`Error::Locked`].
 const LOCK_ATTEMPTS: u32 = 20;
@@ -68,7 +71,7 @@ impl Spool {
     /// Recovers the spool after a crash or a clean stop; see the module docs. Must not run
     /// while a committer (of any process) owns the log.
     pub fn recover(&self) -> Result<RecoveryReport> {
-        if self.inner.committer_running.load(Ordering::SeqCst) {
+        if self.live().is_some() {
             return Err(Error::Locked);
         }
         let _lock = self.lock_wal()?;
@@ -78,7 +81,7 @@ impl Spool {
             ..RecoveryReport::default()
         };
         let wal_dir = self.layout().wal_dir();
-        let consumed = consumed::read_all(&wal_dir)?;
+        let notes = consumed::read_all(&wal_dir)?;
         let segments = segment::list(&wal_dir, "wal")?;
         for seq in &segments {
             let scan = segment::scan(&segment::segment_path(&wal_dir, *seq))?;
@@ -86,7 +89,7 @@ impl Spool {
             report.torn += usize::from(scan.torn);
             for record in &scan.records {
                 report.records += 1;
-                self.replay(record, &consumed, &mut report)?;
+                self.replay(&scan, record, &notes, &mut report)?;
             }
         }
         let consumed_files = segment::list(&wal_dir, "consumed")?;
@@ -137,20 +140,23 @@ impl Spool {
     /// Replays one record (see the module docs).
     fn replay(
         &self,
-        record: &Record,
-        consumed: &HashSet<EntryId>,
+        scan: &Scan,
+        record: &Scanned,
+        notes: &Notes,
         report: &mut RecoveryReport,
     ) -> Result<()> {
-        if let Err(err) = record::check(record) {
+        let body = scan.body(record);
+        if let Err(err) = record::check(body, &record.metas) {
             tracing::warn!(error = %err, "skipping inconsistent write-ahead log record");
             return Ok(());
         }
-        let digest = BodyDigest::of(record.body());
+        let digest = BodyDigest::of(body);
         // The first entry of this record whose body file is known good, to link the others to.
         let mut good_body: Option<EntryId> = None;
-        for meta in &record.metas {
+        for logged in &record.metas {
+            let meta = notes.current(logged);
             let id = &meta.id;
-            match self.find(id)? {
+            match self.find_file(id)? {
                 Some(stage) => {
                     report.present += 1;
                     let envelope_ok = self.envelope_readable(stage, id)?;
@@ -159,12 +165,12 @@ impl Spool {
                     }
                     let body_ok = self.body_matches(id, &digest)?;
                     if !body_ok {
-                        self.restore_body(record, id, good_body.as_ref())?;
+                        self.restore_body(body, id, good_body.as_ref())?;
                     }
                     report.repaired += usize::from(!envelope_ok || !body_ok);
                     good_body.get_or_insert_with(|| id.clone());
                 }
-                None if consumed.contains(id) => {
+                None if notes.consumed.contains(id) => {
                     report.consumed += 1;
                     let layout = self.layout();
                     for path in [
@@ -178,7 +184,7 @@ impl Spool {
                 None => {
                     report.replayed += 1;
                     if !self.body_matches(id, &digest)? {
-                        self.restore_body(record, id, good_body.as_ref())?;
+                        self.restore_body(body, id, good_body.as_ref())?;
                     }
                     good_body.get_or_insert_with(|| id.clone());
                     place::write_envelope(self.layout(), self.disk(), meta.stage, meta, false)?;
@@ -199,10 +205,10 @@ impl Spool {
         Ok(disk::read_if_exists(&path)?.is_some_and(|bytes| BodyDigest::of(&bytes) == *digest))
     }
 
-    fn restore_body(&self, record: &Record, id: &EntryId, good: Option<&EntryId>) -> Result<()> {
+    fn restore_body(&self, body: &[u8], id: &EntryId, good: Option<&EntryId>) -> Result<()> {
         match good {
             Some(good) => place::link_body(self.layout(), self.disk(), good, id),
-            None => place::write_body(self.layout(), self.disk(), id, record.body(), false),
+            None => place::write_body(self.layout(), self.disk(), id, body, false),
         }
     }
 

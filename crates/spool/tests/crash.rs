@@ -9,17 +9,24 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
-use mailcast_spool::{CommitterOptions, EntryId, Options, Spool, Stage};
+use mailcast_spool::{CommitterOptions, Durability, EntryId, Options, Spool, Stage};
 
 /// The child side of `kill_9_never_loses_an_acknowledged_entry`: commits in a loop, prints
-/// `ACK <tag> <id>...` after each acknowledgement and `REMOVING <id>` / `DEL <id>` around each
-/// removal, until the parent kills it. Does nothing unless started by the parent.
+/// `ACK <tag> <id>...` after each acknowledgement, and around each change of an entry a line
+/// before (`REMOVING`, `REWRITING`, `MOVING`) and after (`DEL`, `REWRITTEN`, `MOVED`), until
+/// the parent kills it. Entries stay resident for `SPOOL_CRASH_AFTER_MS` after their commit,
+/// so the kill finds some resident, some being written, some written. Does nothing unless
+/// started by the parent.
 #[test]
 #[ignore = "run as a child process by kill_9_never_loses_an_acknowledged_entry"]
 fn crash_child() {
     let Ok(dir) = std::env::var("SPOOL_CRASH_DIR") else {
         return;
     };
+    let after: u64 = std::env::var("SPOOL_CRASH_AFTER_MS")
+        .unwrap()
+        .parse()
+        .unwrap();
     let spool = Spool::open(&dir, Options::default()).unwrap();
     spool.recover().unwrap();
     let (tx, rx) = mpsc::channel::<EntryId>();
@@ -27,7 +34,8 @@ fn crash_child() {
         .start_committer(CommitterOptions {
             segment_size: 32 << 10,
             checkpoint_interval: std::time::Duration::from_millis(30),
-            on_visible: Some(Box::new(move |_, id| {
+            materialize_after: std::time::Duration::from_millis(after),
+            on_committed: Some(Box::new(move |_, id| {
                 let _ = tx.send(id.clone());
             })),
             ..CommitterOptions::default()
@@ -35,25 +43,47 @@ fn crash_child() {
         .unwrap();
     let round = std::env::var("SPOOL_CRASH_ROUND").unwrap();
     let mut stdout = std::io::stdout();
-    let mut visible = HashSet::new();
+    let mut say = |line: String| {
+        writeln!(stdout, "{line}").unwrap();
+        stdout.flush().unwrap();
+    };
+    let mut committed = HashSet::new();
     for i in 0.. {
         let tag = format!("r{round}-m{i}");
         let ids = committer
             .submit_wait(fixture::submission(&tag, 1 + i % 2))
             .unwrap();
         let names: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
-        writeln!(stdout, "ACK {tag} {}", names.join(" ")).unwrap();
-        stdout.flush().unwrap();
+        say(format!("ACK {tag} {}", names.join(" ")));
+        // Runners only change entries they have been told about.
+        while !committed.contains(&ids[0]) {
+            committed.insert(rx.recv().unwrap());
+        }
+        let id = &ids[0];
         if i % 3 == 0 {
-            // Runners only remove entries they have seen; wait until this one is visible.
-            while !visible.contains(&ids[0]) {
-                visible.insert(rx.recv().unwrap());
-            }
-            writeln!(stdout, "REMOVING {}", ids[0]).unwrap();
-            stdout.flush().unwrap();
-            spool.remove(Stage::Incoming, &ids[0]).unwrap();
-            writeln!(stdout, "DEL {}", ids[0]).unwrap();
-            stdout.flush().unwrap();
+            say(format!("REMOVING {id}"));
+            spool.remove(Stage::Incoming, id).unwrap();
+            say(format!("DEL {id}"));
+        } else if i % 5 == 1 {
+            say(format!("REWRITING {id}"));
+            spool
+                .move_entry(
+                    id,
+                    Stage::Incoming,
+                    Stage::Incoming,
+                    Durability::Lazy,
+                    |m| {
+                        m.attrs.insert("n".into(), i.into());
+                    },
+                )
+                .unwrap();
+            say(format!("REWRITTEN {id} {i}"));
+        } else if i % 7 == 2 {
+            say(format!("MOVING {id}"));
+            spool
+                .move_entry(id, Stage::Incoming, Stage::Held, Durability::Lazy, |_| {})
+                .unwrap();
+            say(format!("MOVED {id}"));
         }
     }
 }
@@ -63,7 +93,16 @@ fn kill_9_never_loses_an_acknowledged_entry() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("spool");
     let mut log = ChildLog::default();
-    for (round, kill_after) in [40usize, 150, 7, 300, 90].into_iter().enumerate() {
+    // (acknowledgements before the kill, how long entries stay resident in ms)
+    let rounds = [
+        (40usize, 0u64),
+        (150, 5),
+        (7, 3_600_000),
+        (300, 30),
+        (90, 1),
+        (200, 3_600_000),
+    ];
+    for (round, (kill_after, resident_ms)) in rounds.into_iter().enumerate() {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "crash_child",
@@ -74,6 +113,7 @@ fn kill_9_never_loses_an_acknowledged_entry() {
             ])
             .env("SPOOL_CRASH_DIR", &root)
             .env("SPOOL_CRASH_ROUND", round.to_string())
+            .env("SPOOL_CRASH_AFTER_MS", resident_ms.to_string())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -107,8 +147,21 @@ fn kill_9_never_loses_an_acknowledged_entry() {
             let stages = census
                 .get(id)
                 .unwrap_or_else(|| panic!("round {round}: lost {id}"));
-            assert_eq!(stages, &vec![Stage::Incoming], "round {round}: {id}");
+            // A move cut short may have happened or not.
+            let held =
+                log.moved.contains(id) || (log.moving.contains(id) && stages == &vec![Stage::Held]);
+            let expected = [if held { Stage::Held } else { Stage::Incoming }];
+            assert_eq!(stages, &expected, "round {round}: {id}");
             assert_eq!(spool.read_body(id).unwrap(), fixture::message(tag));
+            let meta = spool.read_meta(stages[0], id).unwrap();
+            let n = meta.attrs.get("n").and_then(|n| n.as_u64());
+            match (log.rewritten.get(id), log.rewriting.contains(id)) {
+                (Some(expected), _) => {
+                    assert_eq!(n, Some(*expected), "round {round}: rewrite of {id} lost")
+                }
+                (None, false) => assert_eq!(n, None, "round {round}: {id}"),
+                (None, true) => {} // Cut in the middle: either envelope is right.
+            }
         }
         for id in census.keys() {
             // Entries committed but not yet reported when the child died may exist; they
@@ -131,32 +184,44 @@ struct ChildLog {
     removing: HashSet<EntryId>,
     /// Removal finished.
     deleted: HashSet<EntryId>,
+    /// Rewrite in place started.
+    rewriting: HashSet<EntryId>,
+    /// Rewrite in place finished, with the value written.
+    rewritten: HashMap<EntryId, u64>,
+    /// Move to `held` started.
+    moving: HashSet<EntryId>,
+    /// Move to `held` finished.
+    moved: HashSet<EntryId>,
 }
 
 impl ChildLog {
     /// Records one line of the child's output; returns 1 for an acknowledgement line.
     fn read(&mut self, line: &str) -> usize {
         let mut words = line.split(' ');
-        match words.next() {
-            Some("ACK") => {
-                let tag = words.next().unwrap().to_owned();
-                for id in words {
-                    self.acked.insert(EntryId::parse(id).unwrap(), tag.clone());
-                }
-                1
+        let verb = words.next();
+        if verb == Some("ACK") {
+            let tag = words.next().unwrap().to_owned();
+            for id in words {
+                self.acked.insert(EntryId::parse(id).unwrap(), tag.clone());
             }
-            Some("REMOVING") => {
-                self.removing
-                    .insert(EntryId::parse(words.next().unwrap()).unwrap());
-                0
-            }
-            Some("DEL") => {
-                self.deleted
-                    .insert(EntryId::parse(words.next().unwrap()).unwrap());
-                0
-            }
-            _ => 0,
+            return 1;
         }
+        let Some(id) = words.next().and_then(|w| EntryId::parse(w).ok()) else {
+            return 0; // Test harness output.
+        };
+        match verb {
+            Some("REMOVING") => drop(self.removing.insert(id)),
+            Some("DEL") => drop(self.deleted.insert(id)),
+            Some("REWRITING") => drop(self.rewriting.insert(id)),
+            Some("REWRITTEN") => {
+                let n = words.next().unwrap().parse().unwrap();
+                self.rewritten.insert(id, n);
+            }
+            Some("MOVING") => drop(self.moving.insert(id)),
+            Some("MOVED") => drop(self.moved.insert(id)),
+            _ => {}
+        }
+        0
     }
 }
 
@@ -317,5 +382,102 @@ fn consumed_entries_are_not_replayed_and_orphans_go_to_corrupt() {
         .join(stray.bucket())
         .join(format!("{stray}.eml"));
     assert_eq!(std::fs::read(moved).unwrap(), b"stray");
+    assert!(fixture::wal_files(&spool, "consumed").is_empty());
+}
+
+#[test]
+fn recovery_with_resident_consumed_rewritten_and_half_written_entries_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = fixture::open(dir.path());
+    spool.recover().unwrap();
+    let committer = spool
+        .start_committer(CommitterOptions {
+            materialize_after: std::time::Duration::from_secs(3600),
+            checkpoint_interval: std::time::Duration::from_secs(3600),
+            ..CommitterOptions::default()
+        })
+        .unwrap();
+    let ids: Vec<EntryId> = (0..5)
+        .map(|i| {
+            committer
+                .submit_wait(fixture::submission(&format!("s{i}"), 1))
+                .unwrap()[0]
+                .clone()
+        })
+        .collect();
+    spool.remove(Stage::Incoming, &ids[0]).unwrap();
+    spool
+        .move_entry(
+            &ids[1],
+            Stage::Incoming,
+            Stage::Incoming,
+            Durability::Lazy,
+            |m| {
+                m.attrs.insert("post_number".into(), 41.into());
+            },
+        )
+        .unwrap();
+    spool
+        .move_entry(
+            &ids[2],
+            Stage::Incoming,
+            Stage::Held,
+            Durability::Lazy,
+            |_| {},
+        )
+        .unwrap();
+    // What a kill -9 at this moment leaves on disk: the log and its consumed log, the moved
+    // entry's files, nothing for the resident entries.
+    let wal = spool.root().join("wal");
+    let crash_log: Vec<(std::path::PathBuf, Vec<u8>)> = std::fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "LOCK"))
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect();
+    committer.shutdown().unwrap();
+    for (path, bytes) in &crash_log {
+        std::fs::write(path, bytes).unwrap();
+    }
+    let envelope = |stage: Stage, id: &EntryId| {
+        spool
+            .root()
+            .join(stage.as_str())
+            .join(id.bucket())
+            .join(format!("{id}.json"))
+    };
+    for id in [&ids[1], &ids[3], &ids[4]] {
+        std::fs::remove_file(envelope(Stage::Incoming, id)).unwrap();
+        std::fs::remove_file(spool.body_path(id)).unwrap();
+    }
+    // ids[4] was being written when the process died: half its body, no envelope.
+    std::fs::write(spool.body_path(&ids[4]), &fixture::message("s4")[..20]).unwrap();
+
+    let report = spool.recover().unwrap();
+    assert_eq!(
+        (
+            report.records,
+            report.consumed,
+            report.present,
+            report.replayed,
+            report.torn
+        ),
+        (5, 1, 1, 3, 0),
+        "{report:?}"
+    );
+    let census = fixture::census(&spool);
+    assert_eq!(census.len(), 4);
+    assert!(!census.contains_key(&ids[0]));
+    assert_eq!(census[&ids[2]], vec![Stage::Held]);
+    for (i, id) in ids.iter().enumerate().skip(1) {
+        assert_eq!(
+            spool.read_body(id).unwrap(),
+            fixture::message(&format!("s{i}"))
+        );
+    }
+    let rewritten = spool.read_meta(Stage::Incoming, &ids[1]).unwrap();
+    assert_eq!(rewritten.attrs["post_number"], 41);
+    assert!(spool.list(Stage::Corrupt).unwrap().is_empty());
+    assert!(fixture::wal_files(&spool, "wal").is_empty());
     assert!(fixture::wal_files(&spool, "consumed").is_empty());
 }

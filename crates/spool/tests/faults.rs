@@ -28,7 +28,7 @@ fn quiet_committer(spool: &Spool) -> (mailcast_spool::Committer, mpsc::Receiver<
     let committer = spool
         .start_committer(CommitterOptions {
             checkpoint_interval: Duration::from_secs(3600),
-            on_visible: Some(Box::new(move |_, id| {
+            on_committed: Some(Box::new(move |_, id| {
                 let _ = tx.send(id.clone());
             })),
             ..CommitterOptions::default()
@@ -204,4 +204,145 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// A committer whose entries stay resident (for an hour) unless a test says otherwise.
+fn lazy_committer(spool: &Spool, materialize_after: Duration) -> mailcast_spool::Committer {
+    spool
+        .start_committer(CommitterOptions {
+            checkpoint_interval: Duration::from_secs(3600),
+            materialize_after,
+            ..CommitterOptions::default()
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_full_disk_while_writing_resident_entries_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, faults) = open_faulty(dir.path());
+    spool.recover().unwrap();
+    let committer = lazy_committer(&spool, Duration::from_secs(3600));
+    let ids: Vec<EntryId> = (0..2)
+        .flat_map(|i| {
+            committer
+                .submit_wait(fixture::submission(&format!("full{i}"), 2))
+                .unwrap()
+        })
+        .collect();
+    // The disk fills up before the entries' files could be written; shutdown tries (twice)
+    // and leaves them in the log.
+    faults.set_disk_full(true);
+    committer.shutdown().unwrap();
+    assert_eq!(
+        fixture::wal_files(&spool, "wal").len(),
+        1,
+        "the log is kept"
+    );
+    assert!(walk(&spool.root().join("incoming")).is_empty());
+    assert!(
+        walk(&spool.root().join("messages")).is_empty(),
+        "no half-written body"
+    );
+    // Still visible (read from the log) and intact.
+    assert_eq!(spool.list(Stage::Incoming).unwrap().len(), 4);
+    for (i, id) in ids.iter().enumerate() {
+        let tag = format!("full{}", i / 2);
+        assert_eq!(spool.read_body(id).unwrap(), fixture::message(&tag));
+    }
+    faults.set_disk_full(false);
+    let report = spool.recover().unwrap();
+    assert_eq!(report.replayed, 4);
+    let census = fixture::census(&spool);
+    assert_eq!(census.len(), 4);
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(census[id], vec![Stage::Incoming]);
+        assert_eq!(
+            spool.read_body(id).unwrap(),
+            fixture::message(&format!("full{}", i / 2))
+        );
+    }
+}
+
+#[test]
+fn a_failed_write_of_an_entry_file_is_retried_without_leftovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, faults) = open_faulty(dir.path());
+    spool.recover().unwrap();
+    // The log's writes for two commits: the segment header, then one append per commit. The
+    // next write is the materializer's first (the first entry's body).
+    faults.fail_write(4);
+    let committer = lazy_committer(&spool, Duration::from_millis(100));
+    let first = committer
+        .submit_wait(fixture::submission("retry1", 2))
+        .unwrap();
+    let second = committer
+        .submit_wait(fixture::submission("retry2", 1))
+        .unwrap();
+    let envelope = |id: &EntryId| {
+        spool
+            .root()
+            .join("incoming")
+            .join(id.bucket())
+            .join(format!("{id}.json"))
+    };
+    for _ in 0..1000 {
+        if first.iter().chain(&second).all(|id| envelope(id).exists()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    committer.shutdown().unwrap();
+    // 3 log writes, the failed body write, then the retry: 2 bodies and 3 envelopes.
+    assert_eq!(
+        faults.counts().0,
+        9,
+        "the armed failure hit the materializer"
+    );
+    let census = fixture::census(&spool);
+    assert_eq!(census.len(), 3, "{census:?}");
+    for id in &first {
+        assert_eq!(spool.read_body(id).unwrap(), fixture::message("retry1"));
+    }
+    assert_eq!(
+        spool.read_body(&second[0]).unwrap(),
+        fixture::message("retry2")
+    );
+    assert_eq!(walk(&spool.root().join("messages")).len(), 3);
+    assert!(walk(&spool.root().join("tmp")).is_empty());
+    assert!(spool.list(Stage::Corrupt).unwrap().is_empty());
+}
+
+#[test]
+fn a_failed_checkpoint_keeps_the_log_for_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, faults) = open_faulty(dir.path());
+    spool.recover().unwrap();
+    let committer = lazy_committer(&spool, Duration::ZERO);
+    let ids = committer
+        .submit_wait(fixture::submission("ckpt", 2))
+        .unwrap();
+    for _ in 0..1000 {
+        if spool
+            .summaries(Stage::Incoming)
+            .unwrap()
+            .iter()
+            .all(|(_, s)| !s.resident)
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The final checkpoint's syncfs fails: the files may not be durable, so the log stays.
+    faults.fail_sync(1);
+    let err = committer.shutdown().unwrap_err();
+    assert_eq!(io_errno(&err), Some(5), "{err}");
+    assert_eq!(fixture::wal_files(&spool, "wal").len(), 1);
+    let report = spool.recover().unwrap();
+    assert_eq!((report.present, report.replayed), (2, 0));
+    let census = fixture::census(&spool);
+    assert_eq!(census.len(), 2);
+    for id in &ids {
+        assert_eq!(spool.read_body(id).unwrap(), fixture::message("ckpt"));
+    }
 }

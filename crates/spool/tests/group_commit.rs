@@ -9,15 +9,19 @@ use std::thread;
 use mailcast_spool::{CommitterOptions, EntryId, Stage};
 
 #[test]
-fn concurrent_submissions_are_each_visible_exactly_once() {
+fn concurrent_submissions_are_each_reported_exactly_once_and_usable_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let spool = fixture::open(dir.path());
     spool.recover().unwrap();
     let visible: Arc<Mutex<Vec<(Stage, EntryId)>>> = Arc::default();
     let seen = visible.clone();
+    let reader = spool.clone();
     let committer = spool
         .start_committer(CommitterOptions {
-            on_visible: Some(Box::new(move |stage, id| {
+            on_committed: Some(Box::new(move |stage, id| {
+                // Reported entries can be read at once (a test may be slow here).
+                assert_eq!(reader.find(id).unwrap(), Some(stage));
+                reader.read_body(id).unwrap();
                 seen.lock().unwrap().push((stage, id.clone()))
             })),
             ..CommitterOptions::default()
@@ -62,11 +66,7 @@ fn concurrent_submissions_are_each_visible_exactly_once() {
         }
     }
     let visible = visible.lock().unwrap();
-    assert_eq!(
-        visible.len(),
-        all_ids.len(),
-        "one visibility report per entry"
-    );
+    assert_eq!(visible.len(), all_ids.len(), "one report per entry");
     let unique: HashSet<&EntryId> = visible.iter().map(|(_, id)| id).collect();
     assert_eq!(unique.len(), all_ids.len());
     assert!(
@@ -142,7 +142,8 @@ fn segments_roll_and_checkpoints_delete_them_while_running() {
         .start_committer(CommitterOptions {
             segment_size: 4096,
             checkpoint_after_sealed: 2,
-            on_visible: Some(Box::new(move |_, id| tx.send(id.clone()).unwrap())),
+            materialize_after: std::time::Duration::ZERO,
+            on_committed: Some(Box::new(move |_, id| tx.send(id.clone()).unwrap())),
             ..CommitterOptions::default()
         })
         .unwrap();
@@ -210,7 +211,7 @@ fn a_panicking_callback_does_not_stop_the_committer() {
     spool.recover().unwrap();
     let committer = spool
         .start_committer(CommitterOptions {
-            on_visible: Some(Box::new(|_, _| panic!("visibility callback fails"))),
+            on_committed: Some(Box::new(|_, _| panic!("visibility callback fails"))),
             ..CommitterOptions::default()
         })
         .unwrap();
@@ -227,4 +228,69 @@ fn a_panicking_callback_does_not_stop_the_committer() {
         spool.read_body(&ids[0]).unwrap(),
         fixture::message("second")
     );
+}
+
+#[test]
+fn entries_consumed_while_others_are_committed_are_never_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = fixture::open(dir.path());
+    spool.recover().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<(Stage, EntryId)>();
+    let committer = spool
+        .start_committer(CommitterOptions {
+            materialize_after: std::time::Duration::from_secs(3600),
+            on_committed: Some(Box::new(move |stage, id| {
+                tx.send((stage, id.clone())).unwrap();
+            })),
+            ..CommitterOptions::default()
+        })
+        .unwrap();
+    // A consumer like the incoming runner: every other entry is finished and removed.
+    let consumer = thread::spawn({
+        let spool = spool.clone();
+        move || {
+            let mut removed = HashSet::new();
+            for (n, (stage, id)) in rx.into_iter().enumerate() {
+                if n % 2 == 0 {
+                    spool.read_body(&id).unwrap();
+                    spool.remove(stage, &id).unwrap();
+                    removed.insert(id);
+                }
+            }
+            removed
+        }
+    });
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let committer = committer.clone();
+            thread::spawn(move || {
+                (0..50)
+                    .flat_map(|i| {
+                        committer
+                            .submit_wait(fixture::submission(&format!("c{t}-{i}"), 1))
+                            .unwrap()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let acked: Vec<EntryId> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    // Shutdown ends the writer thread, which drops the callback: the consumer's channel
+    // closes.
+    committer.shutdown().unwrap();
+    let removed = consumer.join().unwrap();
+    assert_eq!(removed.len(), acked.len() / 2);
+    let census = fixture::census(&spool);
+    for id in &acked {
+        assert_eq!(census.contains_key(id), !removed.contains(id), "{id}");
+        assert_eq!(
+            spool.body_path(id).exists(),
+            !removed.contains(id),
+            "removed entries leave no file, kept ones have theirs: {id}"
+        );
+    }
+    assert_eq!(census.len(), acked.len() - removed.len());
 }

@@ -48,4 +48,4 @@ pub use members::{BounceInfo, Member, MemberPreferences, RemoveReport};
 pub use migrate::SCHEMA_VERSION;
 pub use posting::{Recipient, RoleFacts, SenderFacts};
 pub use schema::{ColumnKind, ColumnSchema, LogicalSchema};
-pub use store::{Backend, Store, redact_url};
+pub use store::{Backend, Footprint, Store, redact_url};

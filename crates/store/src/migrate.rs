@@ -43,6 +43,25 @@ const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS mailcast_schema (
     applied_at BIGINT NOT NULL
 )";
 
+/// Makes sure the database has this build's schema: one query when it already does (every
+/// open but the first), the migrator when it is older or empty, [`Error::SchemaTooNew`] when
+/// a newer build has migrated it.
+///
+/// The check runs without a lock: migrations only go forward, so a database found current
+/// stays current, and a migrator that finds work takes the lock and reads the version again.
+pub(crate) async fn ensure(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
+    // Fails on a new database, where `mailcast_schema` does not exist yet: the migrator
+    // creates it (and reports any other failure itself).
+    match current_version(conn).await {
+        Ok(SCHEMA_VERSION) => Ok(()),
+        Ok(found) if found > SCHEMA_VERSION => Err(Error::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        }),
+        Ok(_) | Err(_) => run(conn, backend).await,
+    }
+}
+
 /// Applies every migration newer than the database's version, all in one transaction.
 pub(crate) async fn run(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
     let begin = match backend {

@@ -5,7 +5,14 @@
 //! migration directories. SQLite is opened with WAL, `synchronous=NORMAL`, a busy timeout and
 //! foreign keys, and writes go through a one-connection pool and `BEGIN IMMEDIATE`, so that
 //! neither this process nor another one sharing the file gets "database is locked" under
-//! ordinary contention. This module does not contain any domain SQL.
+//! ordinary contention.
+//!
+//! Two footprints ([`Footprint`]): the daemon keeps pools of several connections; a
+//! short-lived process (a CLI command, `mailcast inject` run by the MTA for every message)
+//! opens at most one connection for reads and one for writes, each on first use, so that a
+//! command that only reads opens exactly one. Opening checks the schema version with one
+//! query and runs the migrator only when the database is older than this build (or new).
+//! This module does not contain any domain SQL.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,6 +40,29 @@ const CACHE_KIB: u32 = 8 * 1024;
 const SQLITE_READERS: u32 = 4;
 /// Connections per process for PostgreSQL.
 const POSTGRES_CONNECTIONS: u32 = 10;
+
+/// How many connections a [`Store`] keeps, by the kind of process that opens it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Footprint {
+    /// A long-running process (the daemon): pools of several connections, reused for its
+    /// whole life (on SQLite four readers and one writer, on PostgreSQL ten).
+    Daemon,
+    /// A short-lived process that runs a few statements and exits (a CLI command, `mailcast
+    /// inject`): at most one connection for reads and one for writes, each opened when first
+    /// needed; the connection that checked the schema serves the first reads.
+    Command,
+}
+
+impl Footprint {
+    /// The most connections for reads, and how long an operation waits for one.
+    fn readers(self, backend: Backend) -> (u32, Duration) {
+        match (self, backend) {
+            (Footprint::Command, _) => (1, CONNECT_TIMEOUT),
+            (Footprint::Daemon, Backend::Sqlite) => (SQLITE_READERS, ACQUIRE_TIMEOUT),
+            (Footprint::Daemon, Backend::Postgres) => (POSTGRES_CONNECTIONS, ACQUIRE_TIMEOUT),
+        }
+    }
+}
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,11 +122,25 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens the database at `url` (`sqlite:path` or `postgres://...`), creating an SQLite
-    /// file and its parent directory on first use, and applies pending migrations.
+    /// Opens the database at `url` (`sqlite:path` or `postgres://...`) for the daemon
+    /// ([`Footprint::Daemon`]), creating an SQLite file and its parent directory on first use,
+    /// and applies pending migrations.
     ///
     /// The URL is used as given: relative SQLite paths are relative to the current directory.
     pub async fn open(url: &str) -> Result<Store> {
+        Store::open_with(url, Footprint::Daemon).await
+    }
+
+    /// Opens the database for a short-lived process ([`Footprint::Command`]): otherwise as
+    /// [`Store::open`].
+    pub async fn open_for_command(url: &str) -> Result<Store> {
+        Store::open_with(url, Footprint::Command).await
+    }
+
+    /// Opens the database at `url` with the pools `footprint` asks for. The schema version is
+    /// checked with one query; the migrator runs only when the database is older than this
+    /// build or empty, and an error says so when it is newer.
+    pub async fn open_with(url: &str, footprint: Footprint) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url).ok_or_else(|| {
             Error::Invalid(format!(
@@ -112,47 +156,50 @@ impl Store {
             Backend::Sqlite => prepare_sqlite_url(url)?,
             Backend::Postgres => url.to_string(),
         };
-        // One direct connection first: it fails fast when the server is down (a pool would
-        // retry until its acquire timeout), and it runs the migrations.
-        let mut first =
-            match tokio::time::timeout(CONNECT_TIMEOUT, AnyConnection::connect(&url)).await {
-                Ok(Ok(conn)) => conn,
-                Ok(Err(e)) => return Err(unavailable(e)),
-                Err(_) => {
-                    let timeout = std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
-                    );
-                    return Err(unavailable(sqlx::Error::Io(timeout)));
-                }
-            };
-        if backend == Backend::Sqlite {
-            configure_sqlite(&mut first).await.map_err(unavailable)?;
-        }
-        migrate::run(&mut first, backend).await?;
-        first.close().await?;
-
-        let (read, write) = match backend {
-            Backend::Sqlite => (
-                sqlite_pool(SQLITE_READERS).connect_lazy(&url)?,
-                sqlite_pool(1).connect_lazy(&url)?,
-            ),
+        let (max_readers, acquire_timeout) = footprint.readers(backend);
+        let store = match backend {
+            Backend::Sqlite => {
+                // The pools' first connection checks the schema and then serves reads: an
+                // SQLite connection costs a file open and a schema parse, so a command that
+                // reads once opens exactly one. Opening a file fails at once (no retries).
+                let store = Store::with_pools(
+                    backend,
+                    sqlite_pool(max_readers, acquire_timeout).connect_lazy(&url)?,
+                    sqlite_pool(1, acquire_timeout).connect_lazy(&url)?,
+                );
+                let mut conn = within_connect_timeout(store.inner.read.acquire())
+                    .await
+                    .map_err(unavailable)?;
+                migrate::ensure(&mut conn, backend).await?;
+                store
+            }
             Backend::Postgres => {
+                // One direct connection first: it fails fast when the server is down (a pool
+                // would retry a refused connection until its acquire timeout).
+                let mut first = within_connect_timeout(AnyConnection::connect(&url))
+                    .await
+                    .map_err(unavailable)?;
+                migrate::ensure(&mut first, backend).await?;
+                first.close().await?;
                 let pool = AnyPoolOptions::new()
-                    .max_connections(POSTGRES_CONNECTIONS)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .max_connections(max_readers)
+                    .acquire_timeout(acquire_timeout)
                     .connect_lazy(&url)?;
-                (pool.clone(), pool)
+                Store::with_pools(backend, pool.clone(), pool)
             }
         };
-        Ok(Store {
+        Ok(store)
+    }
+
+    fn with_pools(backend: Backend, read: AnyPool, write: AnyPool) -> Store {
+        Store {
             inner: Arc::new(Inner {
                 backend,
                 read,
                 write,
                 ban_patterns: Mutex::new(HashMap::new()),
             }),
-        })
+        }
     }
 
     /// Which back end this store uses.
@@ -217,10 +264,23 @@ impl Store {
     }
 }
 
-fn sqlite_pool(max_connections: u32) -> AnyPoolOptions {
+/// Waits at most [`CONNECT_TIMEOUT`] for a connection.
+async fn within_connect_timeout<C>(
+    connect: impl std::future::Future<Output = Result<C, sqlx::Error>>,
+) -> Result<C, sqlx::Error> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(result) => result,
+        Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+        ))),
+    }
+}
+
+fn sqlite_pool(max_connections: u32, acquire_timeout: Duration) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(acquire_timeout)
         .after_connect(|conn, _meta| Box::pin(async move { configure_sqlite(conn).await }))
 }
 

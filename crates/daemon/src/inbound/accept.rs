@@ -11,7 +11,8 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mailcast_pipeline::{Refusal, intake, split_header_section};
+use mailcast_pipeline::intake::{self, IntakeError};
+use mailcast_pipeline::{Refusal, split_header_section};
 use mailcast_proto::Reply;
 use mailcast_proto::lmtp::{Config as SessionConfig, Transaction, Verdict};
 use mailcast_spool::{Body, Committer, EntryId, SpillFile, Spool, Submission};
@@ -19,7 +20,7 @@ use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use super::lmtp::connection::Timeouts;
-use super::plan::{self, Plan};
+use super::plan::{self, Plan, Planner};
 use crate::directory::Directory;
 use crate::posting::Posting;
 
@@ -149,31 +150,29 @@ impl Acceptor {
         if spill_failed {
             return Ok(vec![temporary_failure(); n]);
         }
+        let Transaction {
+            reverse_path,
+            recipients,
+            body,
+            size,
+            ..
+        } = tx;
         let generated_id = crate::ids::message_id(&self.hostname);
-        // The fixed header section, and where the rest of the message is.
-        let (original_head, body_source) = match spill {
-            None => {
-                let end = split_header_section(&tx.body).unwrap_or(tx.body.len());
-                (
-                    tx.body[..end].to_vec(),
-                    BodySource::Memory(tx.body[end..].to_vec()),
-                )
-            }
+        // The message as it will be stored, in the buffer the session filled: the fixed header
+        // section spliced over the received one. For a spilled message, the fixed header
+        // section alone (the rest is in the file).
+        let (message, spill) = match spill {
+            None => match fix_in_place(body, &reverse_path, &generated_id) {
+                Ok(message) => (message, None),
+                Err(e) => return Ok(vec![to_reply(&e.refusal()); n]),
+            },
             Some(Spilled { head, mut file }) => {
-                file.write_all(&tx.body)?;
-                (head, BodySource::Spilled(file))
+                file.write_all(&body)?;
+                match intake::fix_headers(&head, &reverse_path, &generated_id) {
+                    Ok(fixed) => (fixed, Some(file)),
+                    Err(e) => return Ok(vec![to_reply(&e.refusal()); n]),
+                }
             }
-        };
-        let fixed_head = match intake::fix_headers(&original_head, &tx.reverse_path, &generated_id)
-        {
-            Ok(fixed) => fixed,
-            Err(e) => return Ok(vec![to_reply(&e.refusal()); n]),
-        };
-        // What the posting rules see: the whole message, or only its header section when the
-        // body was spilled to disk.
-        let rules_view: Vec<u8> = match &body_source {
-            BodySource::Memory(rest) => [fixed_head.as_slice(), rest.as_slice()].concat(),
-            BodySource::Spilled(_) => fixed_head.clone(),
         };
 
         let snapshot = self.directory.snapshot();
@@ -182,24 +181,17 @@ impl Acceptor {
         let first: Vec<usize> = (0..n)
             .map(|i| {
                 (0..i)
-                    .find(|&j| tx.recipients[j].eq_ignore_ascii_case(&tx.recipients[i]))
+                    .find(|&j| recipients[j].eq_ignore_ascii_case(&recipients[i]))
                     .unwrap_or(i)
             })
             .collect();
         let mut envelopes = Vec::new();
         let mut stored = Vec::new();
+        // What the posting rules see: the whole message, or only its header section when the
+        // body was spilled to disk.
+        let mut planner = Planner::new(&snapshot, &self.posting, &reverse_path, &message, size);
         for i in (0..n).filter(|&i| first[i] == i) {
-            let rcpt = &tx.recipients[i];
-            match plan::plan(
-                &snapshot,
-                &self.posting,
-                rcpt,
-                &tx.reverse_path,
-                &rules_view,
-                tx.size,
-            )
-            .await?
-            {
+            match planner.plan(&recipients[i]).await? {
                 Plan::Store(envelope) => {
                     envelopes.push(envelope);
                     stored.push(i);
@@ -212,10 +204,17 @@ impl Acceptor {
                 }
             }
         }
+        drop(planner);
         if !envelopes.is_empty() {
-            let body = body_source.into_body(fixed_head);
+            let body = match spill {
+                None => Body::Bytes(message),
+                Some(spill) => Body::Spilled {
+                    head: message,
+                    spill,
+                },
+            };
             let mut submission = Submission::new(body, envelopes);
-            submission.original_size = Some(tx.size);
+            submission.original_size = Some(size);
             match self.commit(submission).await {
                 Ok(ids) => {
                     for (&i, id) in stored.iter().zip(&ids) {
@@ -248,26 +247,30 @@ impl Acceptor {
     }
 }
 
-/// Where the message after its header section is.
-enum BodySource {
-    Memory(Vec<u8>),
-    Spilled(SpillFile),
+/// Applies the intake fix-ups to a message held in memory, in its own buffer: the fixed header
+/// section replaces the received one and the body after it is moved once (the buffer grows
+/// only if the new header section does not fit in its spare capacity).
+fn fix_in_place(
+    mut message: Vec<u8>,
+    envelope_sender: &str,
+    generated_message_id: &str,
+) -> Result<Vec<u8>, IntakeError> {
+    let end = split_header_section(&message).unwrap_or(message.len());
+    let fixed = intake::fix_headers(&message[..end], envelope_sender, generated_message_id)?;
+    splice_head(&mut message, end, &fixed);
+    Ok(message)
 }
 
-impl BodySource {
-    fn into_body(self, fixed_head: Vec<u8>) -> Body {
-        match self {
-            BodySource::Memory(rest) => {
-                let mut bytes = fixed_head;
-                bytes.extend_from_slice(&rest);
-                Body::Bytes(bytes)
-            }
-            BodySource::Spilled(spill) => Body::Spilled {
-                head: fixed_head,
-                spill,
-            },
-        }
+/// Replaces `buffer[..old_len]` with `head`, moving the bytes after it once.
+fn splice_head(buffer: &mut Vec<u8>, old_len: usize, head: &[u8]) {
+    let rest = old_len..buffer.len();
+    let rest_len = rest.len();
+    if head.len() > old_len {
+        buffer.resize(head.len() + rest_len, 0);
     }
+    buffer.copy_within(rest, head.len());
+    buffer.truncate(head.len() + rest_len);
+    buffer[..head.len()].copy_from_slice(head);
 }
 
 /// A pipeline refusal as an LMTP reply.
@@ -301,4 +304,45 @@ fn spool_failure(e: &mailcast_spool::Error) -> Reply {
         );
     }
     temporary_failure()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splice_head_replaces_the_header_section_whatever_its_new_length() {
+        for (head, want) in [
+            (
+                &b"Longer: header\r\n\r\n"[..],
+                &b"Longer: header\r\n\r\nbody\r\n"[..],
+            ),
+            (b"S: x\r\n\r\n", b"S: x\r\n\r\nbody\r\n"),
+            (b"", b"body\r\n"),
+        ] {
+            let mut buffer = b"Subj: x\r\n\r\nbody\r\n".to_vec();
+            splice_head(&mut buffer, 11, head);
+            assert_eq!(buffer, want, "{:?}", String::from_utf8_lossy(head));
+        }
+        let mut all_head = b"A: b\r\n".to_vec();
+        splice_head(&mut all_head, 6, b"A: b\r\nX: y\r\n\r\n");
+        assert_eq!(all_head, b"A: b\r\nX: y\r\n\r\n");
+    }
+
+    #[test]
+    fn fix_in_place_matches_the_whole_message_fix() {
+        for raw in [
+            &b"From: a@x\r\nMessage-ID: <m@x>\r\n\r\nbody\r\n.\r\n"[..],
+            b"From a@x Mon Jan  1 00:00:00 2024\r\nFrom: a@x\r\n\r\nbody\r\n",
+            b"Subject: no body\r\n",
+        ] {
+            let want = intake::fix_message(raw, "a@x", "<gen@h>").unwrap();
+            let got = fix_in_place(raw.to_vec(), "a@x", "<gen@h>").unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want)
+            );
+        }
+        assert!(fix_in_place(b"\r\nno headers\r\n".to_vec(), "a@x", "<gen@h>").is_err());
+    }
 }

@@ -2,22 +2,26 @@
 //! accept and drop it. Shared by the LMTP server and `mailcast inject`, so both ways in apply
 //! the same mapping (Mailman 3's recipient rules) and the same early refusals.
 //!
-//! Early refusal (DESIGN.md §3): for a post to the posting address, the posting chain runs on
-//! the message now; a *reject* becomes a 5xx for this recipient (the MTA bounces it, no
-//! backscatter from us) and a *discard* is accepted and dropped, as Mailman does. Accept and hold
-//! are stored; the incoming runner evaluates the chain again and acts. Everything else maps to a
-//! stage by sub-address.
+//! Early refusal (DESIGN.md §3): for a post to the posting address, the posting chain's
+//! deciding links run on the message now ([`chain::early`]): a *reject* becomes a 5xx for this
+//! recipient (the MTA bounces it, no backscatter from us) and a *discard* is accepted and
+//! dropped, as Mailman does. Accept and hold are stored without telling them apart; the
+//! incoming runner runs the whole chain again and acts. Everything else maps to a stage by
+//! sub-address.
+//!
+//! A [`Planner`] parses the message once, on its first posting-address recipient, and keeps
+//! the parse and the senders for the others. It does not touch the spool or write anything.
 
 use mailcast_model::Subaddress;
 use mailcast_model::recipient::{self, Destination};
 use mailcast_pipeline::Refusal;
-use mailcast_pipeline::chain::{self, Disposition};
+use mailcast_pipeline::chain::{self, Early};
 use mailcast_pipeline::context::MessageFacts;
 use mailcast_pipeline::message::Message;
 use mailcast_pipeline::rules::RuleContext;
 use mailcast_spool::{Envelope, Stage};
 
-use crate::directory::Snapshot;
+use crate::directory::{ListInfo, Snapshot};
 use crate::posting::Posting;
 
 /// The decision for one recipient.
@@ -77,42 +81,104 @@ pub async fn plan(
     message: &[u8],
     original_size: u64,
 ) -> anyhow::Result<Plan> {
-    let dest = match resolve(snapshot, rcpt) {
-        Ok(d) => d,
-        Err(refusal) => return Ok(Plan::Refuse(refusal)),
-    };
-    if dest.subaddress == Subaddress::Post
-        && let Some(list) = snapshot.list(&dest.list)
-    {
-        let ctx = posting.context(&list, snapshot.change_counter);
-        let parsed = Message::parse(message)?;
-        let sender = (!mail_from.is_empty()).then_some(mail_from);
-        let senders = parsed.senders(sender);
-        let facts = posting
-            .sender_facts(&dest.list, &senders, snapshot.change_counter)
-            .await?;
-        let msg_facts = MessageFacts {
+    Planner::new(snapshot, posting, mail_from, message, original_size)
+        .plan(rcpt)
+        .await
+}
+
+/// Plans the recipients of one message (see [`plan`]), parsing the message at most once.
+pub struct Planner<'a> {
+    snapshot: &'a Snapshot,
+    posting: &'a Posting,
+    mail_from: &'a str,
+    message: &'a [u8],
+    original_size: u64,
+    parsed: Option<Parsed<'a>>,
+}
+
+/// What every posting-address recipient of a message shares.
+struct Parsed<'a> {
+    message: Message<'a>,
+    /// Mailman's `msg.senders`, as the rules compute them.
+    senders: Vec<String>,
+}
+
+impl<'a> Planner<'a> {
+    /// A planner for `message` (after the intake fix-ups) from `mail_from`, received with
+    /// `original_size` octets.
+    pub fn new(
+        snapshot: &'a Snapshot,
+        posting: &'a Posting,
+        mail_from: &'a str,
+        message: &'a [u8],
+        original_size: u64,
+    ) -> Planner<'a> {
+        Planner {
+            snapshot,
+            posting,
+            mail_from,
+            message,
             original_size,
-            ..MessageFacts::default()
-        };
-        let result = chain::run(&RuleContext::new(&parsed, &ctx, &facts, sender, msg_facts));
-        match result.disposition {
-            Disposition::Reject(_) => {
-                if let Some(refusal) = result.refusal() {
-                    return Ok(Plan::Refuse(refusal));
-                }
-            }
-            Disposition::Discard => return Ok(Plan::Discard(result.reasons.join("; "))),
-            Disposition::Accept | Disposition::Hold => {}
+            parsed: None,
         }
     }
-    let mut envelope = Envelope::new(
-        stage_for(dest.subaddress),
-        &dest.list.to_string(),
-        mail_from,
-        rcpt,
-    );
-    envelope.subaddress = dest.subaddress.canonical_name().map(String::from);
-    envelope.extension = dest.extension;
-    Ok(Plan::Store(envelope))
+
+    /// Decides the plan for one recipient.
+    pub async fn plan(&mut self, rcpt: &str) -> anyhow::Result<Plan> {
+        let dest = match resolve(self.snapshot, rcpt) {
+            Ok(d) => d,
+            Err(refusal) => return Ok(Plan::Refuse(refusal)),
+        };
+        if dest.subaddress == Subaddress::Post
+            && let Some(list) = self.snapshot.list(&dest.list)
+            && let Some(decided) = self.early_refusal(&list).await?
+        {
+            return Ok(decided);
+        }
+        let mut envelope = Envelope::new(
+            stage_for(dest.subaddress),
+            &dest.list.to_string(),
+            self.mail_from,
+            rcpt,
+        );
+        envelope.subaddress = dest.subaddress.canonical_name().map(String::from);
+        envelope.extension = dest.extension;
+        Ok(Plan::Store(envelope))
+    }
+
+    /// The early chain for a post to `list`: `Some` when the post is refused or discarded.
+    async fn early_refusal(&mut self, list: &ListInfo) -> anyhow::Result<Option<Plan>> {
+        let counter = self.snapshot.change_counter;
+        let list_ctx = self.posting.context(list, counter);
+        let sender = (!self.mail_from.is_empty()).then_some(self.mail_from);
+        let parsed = match &mut self.parsed {
+            Some(parsed) => parsed,
+            None => {
+                let message = Message::parse(self.message)?;
+                let senders = message.senders(sender);
+                self.parsed.insert(Parsed { message, senders })
+            }
+        };
+        let facts = self
+            .posting
+            .sender_facts(&list.address, &parsed.senders, counter)
+            .await?;
+        let msg_facts = MessageFacts {
+            original_size: self.original_size,
+            ..MessageFacts::default()
+        };
+        let ctx = RuleContext::for_senders(
+            &parsed.message,
+            &list_ctx,
+            &parsed.senders,
+            &facts,
+            sender,
+            msg_facts,
+        );
+        Ok(match chain::early(&ctx) {
+            Early::Refuse(refusal) => Some(Plan::Refuse(refusal)),
+            Early::Discard(reasons) => Some(Plan::Discard(reasons.join("; "))),
+            Early::Store => None,
+        })
+    }
 }

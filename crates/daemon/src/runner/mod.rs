@@ -12,8 +12,10 @@
 //! operator.
 //!
 //! # Scheduling strategies (`schedule` runs them, `board` keeps the books)
-//! - **Triggers**, all in [`Wakeup`]: an entry became visible (the spool committer reports
-//!   every LMTP-committed entry at once), an explicit scan request, and a periodic rescan every
+//! - **Triggers**, all in [`Wakeup`]: an entry was committed (the spool committer reports
+//!   every LMTP-committed entry right after its commit, while it is still only in the spool's
+//!   write-ahead log and memory; processing it then never writes its files), an explicit
+//!   scan request, and a periodic rescan every
 //!   [`SCAN_INTERVAL`] that finds what other processes added (`mailcast inject`, `mailcast held
 //!   approve`, `mailcast queue retry`). Work an entry creates (the delivery job of a post, its
 //!   notices) is queued as soon as the entry is done, without waiting for a scan.
@@ -145,8 +147,9 @@ pub fn relay_config(smtp: &SmtpSettings) -> RelayConfig {
 /// Why the runners should look at the spool now.
 #[derive(Debug, Clone)]
 pub enum Wakeup {
-    /// An entry became visible in a stage (from the spool's committer).
-    Visible(Stage, EntryId),
+    /// An entry was committed to a stage (from the spool's committer, right after the
+    /// write-ahead log's fsync; the entry is readable through the spool at once).
+    Committed(Stage, EntryId),
     /// The directory snapshot changed.
     DirectoryChanged,
     /// Something else (Maildir reader, periodic scan) added entries.

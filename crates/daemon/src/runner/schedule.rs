@@ -155,14 +155,14 @@ impl Scheduler {
 
     fn wakeup(&mut self, wakeup: Wakeup) {
         match wakeup {
-            Wakeup::Visible(stage @ (Stage::Incoming | Stage::Outgoing), id) => {
+            Wakeup::Committed(stage @ (Stage::Incoming | Stage::Outgoing), id) => {
                 self.board.enqueue(Work { stage, id }, false);
             }
-            Wakeup::Visible(Stage::Deferred, _) => {
+            Wakeup::Committed(Stage::Deferred, _) => {
                 self.deferred_scan_at.get_or_insert_with(Instant::now);
             }
             // Other stages belong to other runners (or to operators).
-            Wakeup::Visible(..) | Wakeup::DirectoryChanged => {}
+            Wakeup::Committed(..) | Wakeup::DirectoryChanged => {}
             Wakeup::Scan => {
                 self.full_scan_at
                     .get_or_insert_with(|| Instant::now() + SCAN_REQUEST_DELAY);

@@ -2,7 +2,9 @@
 //!
 //! No tokio, no sockets, no clock (DESIGN.md §8 invariant 5). A [`Session`] is opened by
 //! pumping it through the greeting and EHLO/LHLO (HELO fallback for SMTP); each mail
-//! transaction then borrows it as a [`Transaction`]. The shell's loop is always the same:
+//! transaction then borrows it as a [`Transaction`], or a run of transactions with their own
+//! messages borrows it as a [`Pipeline`] (pipelined across transactions). The shell's loop is
+//! always the same:
 //!
 //! ```text
 //! loop {
@@ -23,6 +25,9 @@
 mod body;
 mod capabilities;
 mod command;
+mod engine;
+mod exchange;
+mod pipeline;
 mod reader;
 mod session;
 mod transaction;
@@ -31,6 +36,7 @@ mod transaction;
 mod tests;
 
 pub use capabilities::Capabilities;
+pub use pipeline::{Feed, Pipeline};
 pub use session::{Session, SessionConfig, Step, Timer};
 pub use transaction::Transaction;
 

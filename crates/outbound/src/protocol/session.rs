@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 
 use super::capabilities::Capabilities;
 use super::command;
+use super::pipeline::Pipeline;
 use super::reader::ReplyReader;
 use super::transaction::Transaction;
 use crate::trouble::{SessionError, SessionErrorKind, Stage};
@@ -212,6 +213,12 @@ impl Session {
         body: &'a [u8],
     ) -> Transaction<'a> {
         Transaction::new(self, mail_from, rcpts, body)
+    }
+
+    /// Starts a run of transactions, each with its own message, pipelined across
+    /// transactions when the server allows it; see [`Pipeline`].
+    pub fn pipeline(&mut self) -> Pipeline<'_> {
+        Pipeline::new(self)
     }
 
     fn fail_at(&mut self, kind: SessionErrorKind, stage: Stage) -> SessionError {

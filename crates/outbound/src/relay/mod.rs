@@ -7,6 +7,8 @@
 //!   belong to the connection and are reused.
 //! - [`Relay::deliver`] splits a recipient list into transactions of at most `max_recipients`
 //!   and runs them over up to `max_connections` connections at once (see `deliver`).
+//! - [`Relay::send_all`] runs many transactions, each with its own message, on one connection
+//!   at a time, pipelined across transactions: how personalised copies go out (see `run`).
 //!
 //! Strategies, in one place: at most `max_connections` connections are open at any time, busy
 //! or idle (a permit is held while a connection is in use, and a new one is opened only when
@@ -21,6 +23,7 @@
 
 mod deliver;
 mod pool;
+mod run;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,6 +36,7 @@ use crate::envelope::Envelope;
 use crate::outcome::RcptOutcome;
 use crate::protocol::SessionConfig;
 use pool::Pool;
+pub use run::MessageSource;
 
 /// Counters of a relay since it was made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

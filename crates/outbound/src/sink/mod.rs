@@ -142,6 +142,9 @@ pub struct SinkCounters {
     pub idle_closed: u64,
     /// Connections closed by a scripted hang-up.
     pub dropped: u64,
+    /// Reads that returned data: about one per client write, so a client that pipelines
+    /// across transactions shows about one read per transaction.
+    pub reads: u64,
 }
 
 /// [`Sink::wait_for_recipients`] ran out of time.

@@ -108,6 +108,7 @@ impl<'s> ServerSession<'s> {
                 return Ok(());
             }
             self.read_no += 1;
+            shared.count(|c| c.reads += 1);
             let mut bytes = input[..n].iter();
             let flow = self.ingest(&mut bytes, &mut stream).await?;
             stream.write_all(&self.out).await?;

@@ -9,6 +9,7 @@
 pub mod administrivia;
 pub mod approved;
 pub mod banned_address;
+mod body_lines;
 pub mod digests;
 pub mod emergency;
 pub mod header_match;
@@ -57,19 +58,35 @@ impl<'a> RuleContext<'a> {
         envelope_sender: Option<&'a str>,
         facts: MessageFacts,
     ) -> RuleContext<'a> {
-        let senders = message
-            .senders(envelope_sender)
-            .into_iter()
+        let senders = message.senders(envelope_sender);
+        RuleContext::for_senders(message, list, &senders, known, envelope_sender, facts)
+    }
+
+    /// Builds the context from the senders the caller already computed with
+    /// `message.senders(envelope_sender)` (to look their facts up), instead of parsing the
+    /// address fields again; otherwise the same as [`RuleContext::new`].
+    pub fn for_senders(
+        message: &'a Message<'a>,
+        list: &'a ListContext,
+        senders: &[String],
+        known: &[SenderFacts],
+        envelope_sender: Option<&'a str>,
+        facts: MessageFacts,
+    ) -> RuleContext<'a> {
+        let senders = senders
+            .iter()
             .map(|address| {
                 known
                     .iter()
-                    .find(|f| f.address.eq_ignore_ascii_case(&address))
-                    .cloned()
+                    .find(|f| f.address.eq_ignore_ascii_case(address))
                     .map(|f| SenderFacts {
                         address: address.clone(),
-                        ..f
+                        roles: f.roles.clone(),
+                        moderation_action: f.moderation_action,
+                        banned: f.banned,
+                        member_of: f.member_of.clone(),
                     })
-                    .unwrap_or_else(|| SenderFacts::unknown(&address))
+                    .unwrap_or_else(|| SenderFacts::unknown(address))
             })
             .collect();
         RuleContext {

@@ -37,6 +37,12 @@ impl Scenario {
         ListAddress::parse("ant@example.com").expect("a valid list address")
     }
 
+    /// Replaces the message with these exact bytes (no line-end conversion).
+    pub(crate) fn raw(mut self, raw: Vec<u8>) -> Scenario {
+        self.raw = raw;
+        self
+    }
+
     pub(crate) fn settings(mut self, edit: impl FnOnce(&mut ListSettings)) -> Scenario {
         edit(&mut self.settings);
         self

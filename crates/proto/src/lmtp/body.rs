@@ -7,7 +7,7 @@
 //! Once a message is known to be refused, nothing more is buffered: memory stays bounded
 //! however much the client sends. It does not know about dots, commands or replies.
 
-use memchr::memchr3;
+use memchr::{memchr3, memchr3_iter};
 
 use super::config::{BareLineEndings, Config};
 use crate::Reply;
@@ -87,7 +87,50 @@ impl Body {
     }
 
     /// Adds content bytes.
-    pub(crate) fn push(&mut self, mut bytes: &[u8]) {
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
+        let plain = self.plain_lines(bytes);
+        self.buffer.extend_from_slice(&bytes[..plain]);
+        self.push_each(&bytes[plain..]);
+    }
+
+    /// Accounts for the longest prefix of `bytes` made of whole CRLF-ended lines with nothing
+    /// to refuse (no bare CR or LF, no NUL, within the line and size limits) and returns its
+    /// length; the caller stores those bytes unchanged, as [`Body::push_each`] would, in one
+    /// copy. Returns 0 while a CR is pending or once the message is refused.
+    fn plain_lines(&mut self, bytes: &[u8]) -> usize {
+        if self.pending_cr
+            || self.refusal.is_some()
+            || self.size.saturating_add(bytes.len() as u64) > self.max_size
+        {
+            return 0;
+        }
+        let mut line_start = 0;
+        let mut line_len = self.line_len;
+        for hit in memchr3_iter(b'\r', b'\n', 0, bytes) {
+            if hit < line_start {
+                // The LF of a CRLF already taken.
+                continue;
+            }
+            if bytes[hit] != b'\r' || bytes.get(hit + 1) != Some(&b'\n') {
+                break;
+            }
+            let line_end = hit + 2;
+            line_len += line_end - line_start;
+            if line_len > self.max_line {
+                break;
+            }
+            line_len = 0;
+            line_start = line_end;
+        }
+        if line_start > 0 {
+            self.line_len = 0;
+            self.size += line_start as u64;
+        }
+        line_start
+    }
+
+    /// Adds content bytes one line ending at a time: every check, every normalisation.
+    fn push_each(&mut self, mut bytes: &[u8]) {
         while let Some((&first, tail)) = bytes.split_first() {
             if self.pending_cr {
                 self.pending_cr = false;
@@ -250,6 +293,33 @@ mod tests {
         check(b"a\0\n", Reject, (b"", Some(Refusal::Nul)));
         let big = b"123\r\n123\r\n123\r\n123\r\n123\r\n";
         check(big, Reject, (b"", Some(Refusal::TooBig)));
+    }
+
+    /// The one-copy path for plain lines changes nothing: same bytes, size and refusal as
+    /// adding every line ending one at a time, however the input is split.
+    #[test]
+    fn plain_lines_agree_with_one_at_a_time() {
+        use proptest::prelude::*;
+        let piece = prop::sample::select(vec![&b"ab"[..], b"\r\n", b"\r", b"\n", b"\0", b"x"]);
+        let input = prop::collection::vec(piece, 0..24).prop_map(|p| p.concat());
+        let splits = prop::collection::vec(1usize..8, 1..8);
+        let bare = prop::sample::select(vec![BareLineEndings::Reject, BareLineEndings::Accept]);
+        proptest!(|(input in input, splits in splits, bare in bare)| {
+            let (mut fast, mut slow) = (Body::new(1, &config(bare)), Body::new(1, &config(bare)));
+            let mut rest = &input[..];
+            for step in splits.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (piece, tail) = rest.split_at((*step).min(rest.len()));
+                fast.push(piece);
+                slow.push_each(piece);
+                rest = tail;
+            }
+            prop_assert_eq!(fast.finish(), slow.finish());
+            prop_assert_eq!(fast.size(), slow.size());
+            prop_assert_eq!(fast.into_buffer(), slow.into_buffer());
+        });
     }
 
     #[test]

@@ -120,29 +120,37 @@ impl Reply {
         self.code / 100 == 2
     }
 
-    /// Appends the reply in wire form (CRLF line ends) to `out`.
+    /// Appends the reply in wire form (CRLF line ends) to `out`, without allocating.
     pub fn write_to(&self, out: &mut Vec<u8>) {
         let last = self.lines.len() - 1;
         for (idx, text) in self.lines.iter().enumerate() {
-            out.extend_from_slice(self.code.to_string().as_bytes());
-            let mut rest = String::new();
+            write_number(out, self.code);
+            // The separator: '-' before a continued line, ' ' before the last line's text,
+            // nothing when the last line has no text (decided once the text is trimmed).
+            out.push(if idx == last { b' ' } else { b'-' });
+            let rest_start = out.len();
             if let Some(enhanced) = self.enhanced {
-                rest.push_str(&enhanced.to_string());
-            }
-            let text = clean_text(text);
-            if !text.is_empty() {
-                if !rest.is_empty() {
-                    rest.push(' ');
-                }
-                rest.push_str(&text);
-            }
-            let rest = rest.trim_end();
-            if idx != last {
-                out.push(b'-');
-            } else if !rest.is_empty() {
+                write_number(out, u16::from(enhanced.class));
+                out.push(b'.');
+                write_number(out, enhanced.subject);
+                out.push(b'.');
+                write_number(out, enhanced.detail);
                 out.push(b' ');
+                let text_start = out.len();
+                write_clean_text(out, text);
+                if out.len() == text_start {
+                    out.pop();
+                }
+            } else {
+                write_clean_text(out, text);
             }
-            out.extend_from_slice(rest.as_bytes());
+            // Written from `str`s and ASCII, so the slice is UTF-8.
+            let kept = std::str::from_utf8(&out[rest_start..])
+                .map_or(out.len() - rest_start, |rest| rest.trim_end().len());
+            out.truncate(rest_start + kept);
+            if idx == last && kept == 0 {
+                out.pop();
+            }
             out.extend_from_slice(b"\r\n");
         }
     }
@@ -168,15 +176,35 @@ impl fmt::Display for Reply {
 }
 
 /// Replaces control characters (which could forge reply lines) by spaces and caps the length.
-fn clean_text(text: &str) -> String {
-    let mut cleaned = String::with_capacity(text.len().min(MAX_TEXT));
+/// Appends `text` with control characters replaced by spaces, at most `MAX_TEXT` bytes of it.
+fn write_clean_text(out: &mut Vec<u8>, text: &str) {
+    let mut written = 0;
     for ch in text.chars() {
-        if cleaned.len() + ch.len_utf8() > MAX_TEXT {
+        // The limit counts the character as given (a C1 control is two bytes), as it always has.
+        if written + ch.len_utf8() > MAX_TEXT {
             break;
         }
-        cleaned.push(if ch.is_control() { ' ' } else { ch });
+        let ch = if ch.is_control() { ' ' } else { ch };
+        let mut utf8 = [0u8; 4];
+        out.extend_from_slice(ch.encode_utf8(&mut utf8).as_bytes());
+        written += ch.len_utf8();
     }
-    cleaned
+}
+
+/// Appends a number in decimal.
+fn write_number(out: &mut Vec<u8>, n: u16) {
+    let mut digits = [0u8; 5];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 #[cfg(test)]
@@ -209,6 +237,86 @@ mod tests {
     fn control_characters_cannot_forge_lines() {
         let reply = Reply::new(550, (5, 7, 1), "bad\r\n250 2.0.0 fake\0");
         assert_eq!(reply.to_bytes(), b"550 5.7.1 bad  250 2.0.0 fake\r\n");
+    }
+
+    #[test]
+    fn trailing_white_space_is_trimmed() {
+        assert_eq!(
+            Reply::new(250, (2, 0, 0), "ok \t\u{a0}").to_bytes(),
+            b"250 2.0.0 ok\r\n"
+        );
+        assert_eq!(Reply::basic(250, "  ").to_bytes(), b"250\r\n");
+        assert_eq!(
+            Reply::basic(250, "a").with_line(" ").to_bytes(),
+            b"250-a\r\n250\r\n"
+        );
+        assert_eq!(
+            Reply::basic(250, "").with_line("b").to_bytes(),
+            b"250-\r\n250 b\r\n"
+        );
+        assert_eq!(
+            Reply::new(421, (4, 4, 2), "caf\u{e9}").to_bytes(),
+            "421 4.4.2 caf\u{e9}\r\n".as_bytes()
+        );
+    }
+
+    /// The writer as it was when it built each line in `String`s; the property below holds
+    /// the allocation-free one to the same bytes.
+    fn reference(reply: &Reply) -> Vec<u8> {
+        let mut out = Vec::new();
+        let last = reply.lines.len() - 1;
+        for (idx, text) in reply.lines.iter().enumerate() {
+            out.extend_from_slice(reply.code.to_string().as_bytes());
+            let mut rest = String::new();
+            if let Some(enhanced) = reply.enhanced {
+                rest.push_str(&enhanced.to_string());
+            }
+            let mut cleaned = String::new();
+            for ch in text.chars() {
+                if cleaned.len() + ch.len_utf8() > MAX_TEXT {
+                    break;
+                }
+                cleaned.push(if ch.is_control() { ' ' } else { ch });
+            }
+            if !cleaned.is_empty() {
+                if !rest.is_empty() {
+                    rest.push(' ');
+                }
+                rest.push_str(&cleaned);
+            }
+            let rest = rest.trim_end();
+            if idx != last {
+                out.push(b'-');
+            } else if !rest.is_empty() {
+                out.push(b' ');
+            }
+            out.extend_from_slice(rest.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    #[test]
+    fn writer_matches_the_reference() {
+        use proptest::prelude::*;
+        let text = prop::collection::vec(
+            prop::sample::select(vec!["ok", " ", "\t", "\r\n", "\u{85}", "\u{a0}", "é", "x"]),
+            0..300,
+        )
+        .prop_map(|parts| parts.concat());
+        let code = prop::sample::select(vec![250u16, 354, 421, 452, 550, 221]);
+        let enhanced = (0u16..1000, 0u16..1000);
+        proptest!(|(code in code, enhanced in enhanced, lines in prop::collection::vec(text, 1..4))| {
+            let mut reply = if code == 354 || code == 221 {
+                Reply::basic(code, lines[0].clone())
+            } else {
+                Reply::new(code, ((code / 100) as u8, enhanced.0, enhanced.1), lines[0].clone())
+            };
+            for line in &lines[1..] {
+                reply = reply.with_line(line.clone());
+            }
+            prop_assert_eq!(reply.to_bytes(), reference(&reply));
+        });
     }
 
     #[test]

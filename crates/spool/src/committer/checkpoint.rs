@@ -1,22 +1,26 @@
-//! Checkpoints: make materialized files durable, then delete the log segments they came from.
+//! Checkpoints: make files durable, then delete the log segments nothing needs any more.
 //!
-//! A segment can go once it is sealed (the writer moved on) and every record in it has been
-//! materialized. The checkpoint calls `syncfs()` on the spool's file system, which makes every
-//! materialized file, every rename and every `Lazy` move durable in one call (the benchmark
-//! compares it with fsyncing each file and directory: see the crate docs), and only then
-//! deletes those segments and the consumed logs no live segment needs. This module owns the
-//! segment bookkeeping ([`WalState`]); it does not write records or entries.
+//! A segment can go once it is sealed (the writer moved on) and none of its entries is
+//! resident any more: each was materialized, moved (its files written in another stage) or
+//! consumed (removed; noted in the consumed log). The checkpoint calls `syncfs()` on the
+//! spool's file system, which makes every file written since the last one, every rename and
+//! every `Lazy` move durable in one call (the benchmark compares it with fsyncing each file
+//! and directory: see the crate docs), and only then deletes those segments and the consumed
+//! logs no live segment needs. This module owns the segment bookkeeping ([`WalState`]); it
+//! does not write records or entries.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{Shared, lock};
+use super::Shared;
 use crate::disk;
 use crate::error::Result;
 use crate::wal::segment;
 
 /// What the committer threads know about the live segments.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct WalState {
     segments: BTreeMap<u64, SegmentState>,
     /// Set by `Committer::shutdown` once the writer and materializer have finished.
@@ -28,35 +32,44 @@ pub(crate) struct WalState {
 #[derive(Debug, Default)]
 struct SegmentState {
     sealed: bool,
-    unmaterialized: usize,
+    /// Entries of this segment still resident.
+    resident: usize,
+    /// A read handle, for bodies of resident entries.
+    reader: Option<Arc<File>>,
 }
 
 impl WalState {
-    /// No live segments yet.
-    pub fn new() -> WalState {
-        WalState {
-            segments: BTreeMap::new(),
-            stopping: false,
-            wake: false,
-        }
+    /// The writer created segment `seq` (with a read handle on it, if it could open one).
+    pub fn opened(&mut self, seq: u64, reader: Option<File>) {
+        self.segments.insert(
+            seq,
+            SegmentState {
+                reader: reader.map(Arc::new),
+                ..SegmentState::default()
+            },
+        );
     }
 
-    /// The writer created segment `seq`.
-    pub fn opened(&mut self, seq: u64) {
-        self.segments.insert(seq, SegmentState::default());
+    /// A read handle on live segment `seq`.
+    pub fn reader(&self, seq: u64) -> Option<Arc<File>> {
+        self.segments.get(&seq)?.reader.clone()
     }
 
-    /// `n` records of segment `seq` are durable and on their way to the materializer.
+    /// `n` entries of segment `seq` are durable and resident.
     pub fn committed(&mut self, seq: u64, n: usize) {
-        self.segments.entry(seq).or_default().unmaterialized += n;
+        self.segments.entry(seq).or_default().resident += n;
     }
 
-    /// `n` records of segment `seq` are now files.
-    pub fn materialized(&mut self, seq: u64, n: usize, threshold: usize) -> bool {
+    /// One entry of segment `seq` left the resident index. True when the checkpointer
+    /// should run now rather than at its next interval.
+    pub fn released(&mut self, seq: u64, threshold: usize) -> bool {
         if let Some(state) = self.segments.get_mut(&seq) {
-            state.unmaterialized = state.unmaterialized.saturating_sub(n);
+            state.resident = state.resident.saturating_sub(1);
+            if state.resident == 0 && state.sealed {
+                return self.should_wake(threshold);
+            }
         }
-        self.should_wake(threshold)
+        false
     }
 
     /// The writer will not append to segment `seq` again (rolled, idle or failed).
@@ -76,7 +89,7 @@ impl WalState {
     fn ready(&self) -> Vec<u64> {
         self.segments
             .iter()
-            .filter(|(_, s)| s.sealed && s.unmaterialized == 0)
+            .filter(|(_, s)| s.sealed && s.resident == 0)
             .map(|(seq, _)| *seq)
             .collect()
     }
@@ -85,18 +98,15 @@ impl WalState {
 /// The checkpointer thread: checkpoints every interval (or when woken) until shutdown, then
 /// runs a final checkpoint and returns its result.
 pub(crate) fn run(shared: &Shared) -> Result<()> {
+    let live = &shared.live;
     loop {
         let (ready, stopping) = {
-            let mut wal = lock(&shared.wal);
-            if !wal.stopping && !wal.wake {
-                wal = shared
-                    .wal_cv
-                    .wait_timeout(wal, shared.checkpoint_interval)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .0;
+            let mut state = live.lock();
+            if !state.wal.stopping && !state.wal.wake {
+                state = live.wait_checkpoint(state, shared.checkpoint_interval);
             }
-            wal.wake = false;
-            (wal.ready(), wal.stopping)
+            state.wal.wake = false;
+            (state.wal.ready(), state.wal.stopping)
         };
         let result = checkpoint(shared, &ready);
         if stopping {
@@ -124,11 +134,11 @@ fn checkpoint(shared: &Shared, ready: &[u64]) -> Result<()> {
         disk::remove_if_exists(&segment::segment_path(&wal_dir, *seq))?;
     }
     let min_live = {
-        let mut wal = lock(&shared.wal);
+        let mut state = shared.live.lock();
         for seq in ready {
-            wal.segments.remove(seq);
+            state.wal.segments.remove(seq);
         }
-        wal.segments.keys().next().copied()
+        state.wal.segments.keys().next().copied()
     };
     for seq in segment::list(&wal_dir, "consumed")? {
         if min_live.is_none_or(|live| seq < live) {

@@ -1,134 +1,175 @@
-//! The materializer thread: turns committed log records into entry files and announces them.
+//! The materializer thread: writes the files of committed entries that are still resident
+//! `materialize_after` after their commit.
 //!
-//! For each record it writes the body once (to `tmp/`, renamed into `messages/`), links it
-//! under every other entry id of the record, then renames each envelope into its stage and
-//! calls `on_visible`. Nothing is fsynced here: the record is already durable in the log, and
-//! the next checkpoint's `syncfs()` makes the files durable before the log segment goes. A
-//! record that cannot be materialized (full disk) is retried about once a second, resuming
-//! where it stopped so that no envelope is written twice; its segment stays live meanwhile.
-//! This module never acknowledges submissions.
+//! Most entries never get here: a runner removes or moves them within milliseconds, and then
+//! no file is written in their first stage. For the others, the oldest first, it writes the
+//! body once per record (straight under its final name) and links it under every other entry
+//! of the record, then links each envelope into its stage (see `place`), and only then takes
+//! the entries out of the resident index. It works ahead of time when more than
+//! `max_resident` entries are resident, and takes everything at shutdown.
+//!
+//! Nothing is fsynced here: the records are durable in the log, and the next checkpoint's
+//! `syncfs()` makes the files durable before the log segment goes. An entry whose files cannot
+//! be written (full disk) stays resident, its half-written files removed, and is retried about
+//! once a second; the writer slows acknowledgements down if that lets the resident set reach
+//! its hard bound. This module never acknowledges submissions.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use super::{Batch, Shared, VisibleFn, lock};
-use crate::error::Result;
+use super::Shared;
+use super::live::{LiveLog, State};
+use super::resident::Due;
+use crate::disk;
+use crate::error::{Error, Result};
+use crate::id::EntryId;
+use crate::meta::EntryMeta;
 use crate::place;
-use crate::wal::record::Record;
+use crate::stage::Stage;
 
-/// How often failed records are retried.
+/// How long after a failure the next attempt is made.
 const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+/// Records taken per round (the entries of a round are released together).
+const ROUND: usize = 64;
+/// At shutdown, how long to wait for entries other threads still hold.
+const DRAIN_PATIENCE: Duration = Duration::from_secs(10);
 
-/// One record and how far its materialization got.
-struct Work {
-    seq: u64,
-    record: Record,
-    body_done: bool,
-    visible: usize,
-}
-
-impl Work {
-    /// Continues materializing; each completed envelope is announced at once.
-    fn advance(&mut self, shared: &Shared, on_visible: &mut Option<VisibleFn>) -> Result<()> {
-        let (layout, disk) = (&shared.spool.layout, &shared.spool.disk);
-        let metas = &self.record.metas;
-        let Some(first) = metas.first() else {
-            return Ok(());
-        };
-        if !self.body_done {
-            place::write_body(layout, disk, &first.id, self.record.body(), false)?;
-            for meta in &metas[1..] {
-                place::link_body(layout, disk, &first.id, &meta.id)?;
-            }
-            self.body_done = true;
-        }
-        while let Some(meta) = metas.get(self.visible) {
-            place::write_envelope(layout, disk, meta.stage, meta, false)?;
-            self.visible += 1;
-            if let Some(callback) = on_visible.as_mut() {
-                // A panicking callback must not stop materialization for everyone.
-                let call = std::panic::AssertUnwindSafe(|| callback(meta.stage, &meta.id));
-                if std::panic::catch_unwind(call).is_err() {
-                    tracing::error!(id = %meta.id, "a spool visibility callback panicked");
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Runs until the writer hangs up, then retries failed records once more and returns.
-pub(crate) fn run(shared: &Shared, rx: Receiver<Batch>, mut on_visible: Option<VisibleFn>) {
-    let mut failed: Vec<Work> = Vec::new();
-    let mut last_retry = Instant::now();
+/// Runs until shutdown has drained the resident index (or given up on what cannot be
+/// written; recovery replays that from the log).
+pub(crate) fn run(shared: &Shared) {
+    let live = &shared.live;
+    let mut retry_at: Option<Instant> = None;
+    let mut drain_failures = 0;
     loop {
-        match rx.recv_timeout(RETRY_INTERVAL) {
-            Ok(batch) => {
-                let seq = batch.seq;
-                let mut done = 0;
-                let mut bytes = 0;
-                for record in batch.records {
-                    let mut work = Work {
-                        seq,
-                        record,
-                        body_done: false,
-                        visible: 0,
-                    };
-                    match work.advance(shared, &mut on_visible) {
-                        Ok(()) => {
-                            done += 1;
-                            bytes += work.record.bytes.len() as u64;
-                        }
-                        Err(err) => {
-                            tracing::warn!(error = %err, "spool materialization failed; will retry");
-                            failed.push(work);
-                        }
+        let Some(round) = next_round(live, retry_at) else {
+            break;
+        };
+        let draining = live.lock().draining;
+        match materialize(shared, round) {
+            Ok(()) => retry_at = None,
+            Err(err) => {
+                tracing::warn!(error = %err, "spool materialization failed; will retry");
+                retry_at = Some(Instant::now() + RETRY_INTERVAL);
+                if draining {
+                    drain_failures += 1;
+                    if drain_failures > 1 {
+                        break;
                     }
                 }
-                report(shared, seq, done);
-                shared.sub_backlog(bytes);
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-        if !failed.is_empty() && last_retry.elapsed() >= RETRY_INTERVAL {
-            retry(shared, &mut failed, &mut on_visible);
-            last_retry = Instant::now();
         }
     }
-    retry(shared, &mut failed, &mut on_visible);
-    // Whatever is still failing stays in the log for recovery; stop holding the writer.
-    shared.sub_backlog(u64::MAX);
-    if !failed.is_empty() {
+    let left = live.lock().index.len();
+    if left > 0 {
         tracing::error!(
-            records = failed.len(),
-            "spool records left unmaterialized; recovery will replay them"
+            entries = left,
+            "spool entries left unmaterialized; recovery will replay them from the log"
         );
     }
 }
 
-/// Retries every failed record, keeping those that fail again.
-fn retry(shared: &Shared, failed: &mut Vec<Work>, on_visible: &mut Option<VisibleFn>) {
-    let mut still_failed = Vec::new();
-    for mut work in failed.drain(..) {
-        match work.advance(shared, on_visible) {
-            Ok(()) => {
-                report(shared, work.seq, 1);
-                shared.sub_backlog(work.record.bytes.len() as u64);
-            }
-            Err(_) => still_failed.push(work),
+/// Waits until there is work and claims it; `None` when shutdown has drained everything (or
+/// waited long enough for entries held elsewhere).
+fn next_round(live: &LiveLog, retry_at: Option<Instant>) -> Option<Vec<Due>> {
+    let mut state = live.lock();
+    let mut drain_started: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        if !state.draining
+            && let Some(at) = retry_at.filter(|at| *at > now)
+        {
+            state = live.wait_materializer(state, at - now);
+            continue;
         }
+        let (after, keep) = if state.draining {
+            (Duration::ZERO, 0)
+        } else {
+            (live.limits.materialize_after, live.limits.max_resident)
+        };
+        let State { index, wal, .. } = &mut *state;
+        let due = index.take_due(after, keep, ROUND, |seq| wal.reader(seq));
+        if !due.is_empty() {
+            return Some(due);
+        }
+        if state.draining {
+            if state.index.is_empty() {
+                return None;
+            }
+            // What is left is held by other threads (a runner moving or removing it).
+            let started = *drain_started.get_or_insert(now);
+            if now.duration_since(started) >= DRAIN_PATIENCE {
+                return None;
+            }
+            state = live.wait_materializer(state, Duration::from_millis(50));
+            continue;
+        }
+        let timeout = state.index.next_due(live.limits.materialize_after).map_or(
+            Duration::from_secs(1),
+            |at| {
+                at.saturating_duration_since(now)
+                    .clamp(Duration::from_millis(1), Duration::from_secs(1))
+            },
+        );
+        state = live.wait_materializer(state, timeout);
     }
-    *failed = still_failed;
 }
 
-/// Tells the checkpoint bookkeeping that `n` records of segment `seq` are files now.
-fn report(shared: &Shared, seq: u64, n: usize) {
-    if n == 0 {
-        return;
+/// Writes the files of one round's records; entries written leave the index, the others are
+/// given back. Stops at the first failure.
+fn materialize(shared: &Shared, round: Vec<Due>) -> Result<()> {
+    let mut written: Vec<EntryId> = Vec::new();
+    let mut result = Ok(());
+    let mut records = round.into_iter();
+    for due in records.by_ref() {
+        if let Err(err) = write_record(shared, &due, &mut written) {
+            let unwritten: Vec<&EntryMeta> = due
+                .metas
+                .iter()
+                .filter(|m| !written.contains(&m.id))
+                .collect();
+            give_back(shared, unwritten);
+            result = Err(err);
+            break;
+        }
     }
-    let wake = lock(&shared.wal).materialized(seq, n, shared.checkpoint_after_sealed);
-    if wake {
-        shared.wal_cv.notify_all();
+    for due in records {
+        give_back(shared, due.metas.iter().collect());
+    }
+    shared.live.release(&written);
+    result
+}
+
+/// Writes the body and the envelopes of one record's claimed entries.
+fn write_record(shared: &Shared, due: &Due, written: &mut Vec<EntryId>) -> Result<()> {
+    let (layout, disk) = (&shared.spool.layout, &shared.spool.disk);
+    let Some(first) = due.metas.first() else {
+        return Ok(());
+    };
+    let (body, corrupt) = match due.body.read_checked(first) {
+        Ok(body) => (body, false),
+        Err(Error::Corrupt { reason, .. }) => {
+            // The log was damaged under us: keep what it holds for an operator.
+            tracing::error!(id = %first.id, %reason, "moving entries with a damaged body to corrupt/");
+            (due.body.read_raw()?, true)
+        }
+        Err(err) => return Err(err),
+    };
+    place::write_fresh_body(layout, disk, &first.id, &body)?;
+    for meta in &due.metas[1..] {
+        place::link_body(layout, disk, &first.id, &meta.id)?;
+    }
+    for meta in &due.metas {
+        let stage = if corrupt { Stage::Corrupt } else { meta.stage };
+        place::write_fresh_envelope(layout, disk, stage, meta)?;
+        written.push(meta.id.clone());
+    }
+    Ok(())
+}
+
+/// Removes what a failed attempt left of `metas` (their bodies; their envelopes were never
+/// linked) and gives their claims back.
+fn give_back(shared: &Shared, metas: Vec<&EntryMeta>) {
+    for meta in metas {
+        let _ = disk::remove_if_exists(&shared.spool.layout.body_path(&meta.id));
+        shared.live.unclaim(&meta.id, None);
     }
 }

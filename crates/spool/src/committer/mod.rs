@@ -1,28 +1,31 @@
-//! Group commit: the daemon's way to make received messages durable quickly.
+//! Group commit: the daemon's way to make received messages durable quickly, and to hand
+//! them to the runners at once.
 //!
 //! Three threads cooperate:
 //! - the **writer** ([`writer`]) appends the records of every submission that arrived while
-//!   the previous `fdatasync` ran, calls `fdatasync` once, then calls every waiter's `done`
-//!   (no fixed delay: latency at low load is one fdatasync, throughput at high load is many
-//!   messages per fdatasync);
-//! - the **materializer** ([`materializer`]) turns committed records into body and envelope
-//!   files (no fsync) and reports each entry as visible;
+//!   the previous `fdatasync` ran, calls `fdatasync` once, puts the entries into the resident
+//!   index ([`live`], [`resident`]), then calls every waiter's `done` and reports each entry
+//!   through `on_committed` (no fixed delay: latency at low load is one fdatasync, throughput
+//!   at high load is many messages per fdatasync);
+//! - the **materializer** ([`materializer`]) writes body and envelope files (no fsync) for
+//!   the entries still resident `materialize_after` after their commit;
 //! - the **checkpointer** ([`checkpoint`]) about once a second, or when sealed segments pile
-//!   up, calls `syncfs()` and then deletes the segments whose records are all materialized.
+//!   up, calls `syncfs()` and then deletes the segments none of whose entries is resident.
 //!
-//! Acknowledgement waits only for the write-ahead log's `fdatasync`, never for
-//! materialization. This module holds the handle and the state the threads share; it does not
-//! read or move entries.
+//! Acknowledgement waits only for the write-ahead log's `fdatasync`, and a committed entry is
+//! usable through the spool's API at once; files are written only for entries nobody
+//! consumed in the meantime. This module holds the handle and the state the threads share; it
+//! does not read or move entries.
 
 mod checkpoint;
+mod live;
 mod materializer;
+mod resident;
 mod writer;
 
 use std::fmt;
 use std::fs::File;
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -35,11 +38,13 @@ use crate::stage::Stage;
 use crate::wal::record::Record;
 use crate::wal::segment;
 
-pub(crate) use checkpoint::WalState;
+pub(crate) use live::{Limits, LiveLog};
+pub(crate) use resident::Claimed;
 
-/// Called once per entry when it becomes visible in its stage (from the materializer thread;
-/// keep it quick, e.g. send on a channel).
-pub type VisibleFn = Box<dyn FnMut(Stage, &EntryId) + Send>;
+/// Called once per entry right after the commit that made it durable (from the writer
+/// thread, after the batch's `done` callbacks; keep it quick, e.g. send on a channel). From
+/// then on the entry can be read, moved and removed through the spool's API.
+pub type CommittedFn = Box<dyn FnMut(Stage, &EntryId) + Send>;
 
 /// Called once per submission with its entry ids after the commit, or with the error that
 /// prevented it (from the writer thread; keep it quick).
@@ -51,14 +56,22 @@ pub struct CommitterOptions {
     pub segment_size: u64,
     /// Checkpoint (and seal a non-empty active segment) this often. Default 1 s.
     pub checkpoint_interval: Duration,
-    /// Checkpoint early when this many sealed segments wait. Default 4.
+    /// Checkpoint early when this many sealed segments are ready. Default 4.
     pub checkpoint_after_sealed: usize,
-    /// Bytes of committed records the materializer may lag behind before the writer stops
-    /// taking new batches (bounds memory; a burst is acknowledged at log speed up to this
-    /// much). Default 256 MiB.
-    pub materializer_backlog: u64,
-    /// Told about every entry that becomes visible in its stage.
-    pub on_visible: Option<VisibleFn>,
+    /// Committed entries are written as files only if they are still present this long
+    /// after their commit; an entry removed or moved before is never written in its first
+    /// stage. Default 2 s.
+    pub materialize_after: Duration,
+    /// Beyond this many resident (committed, not yet written as files) entries the oldest
+    /// are written early; at twice this many the writer stops taking new batches until the
+    /// materializer catches up (bounds memory: an entry costs its envelope, a few hundred
+    /// bytes). Default 50,000.
+    pub max_resident: usize,
+    /// Bytes of recently committed records kept in memory, so that runners read fresh bodies
+    /// without I/O; older bodies are read from the log segment. Default 64 MiB.
+    pub body_cache: u64,
+    /// Told about every entry right after its commit.
+    pub on_committed: Option<CommittedFn>,
 }
 
 impl Default for CommitterOptions {
@@ -67,8 +80,10 @@ impl Default for CommitterOptions {
             segment_size: 64 << 20,
             checkpoint_interval: Duration::from_secs(1),
             checkpoint_after_sealed: 4,
-            materializer_backlog: 256 << 20,
-            on_visible: None,
+            materialize_after: Duration::from_secs(2),
+            max_resident: 50_000,
+            body_cache: 64 << 20,
+            on_committed: None,
         }
     }
 }
@@ -79,8 +94,10 @@ impl fmt::Debug for CommitterOptions {
             .field("segment_size", &self.segment_size)
             .field("checkpoint_interval", &self.checkpoint_interval)
             .field("checkpoint_after_sealed", &self.checkpoint_after_sealed)
-            .field("materializer_backlog", &self.materializer_backlog)
-            .field("on_visible", &self.on_visible.is_some())
+            .field("materialize_after", &self.materialize_after)
+            .field("max_resident", &self.max_resident)
+            .field("body_cache", &self.body_cache)
+            .field("on_committed", &self.on_committed.is_some())
             .finish()
     }
 }
@@ -101,47 +118,17 @@ pub(crate) struct Queue {
 /// State shared by the handle and the threads.
 pub(crate) struct Shared {
     pub spool: Arc<Inner>,
+    pub live: Arc<LiveLog>,
     pub queue: Mutex<Queue>,
     pub queue_cv: Condvar,
-    pub wal: Mutex<WalState>,
-    pub wal_cv: Condvar,
     pub segment_size: u64,
     pub checkpoint_interval: Duration,
-    pub checkpoint_after_sealed: usize,
-    /// Bytes of records committed but not yet materialized.
-    pub backlog: Mutex<u64>,
-    pub backlog_cv: Condvar,
-    pub backlog_limit: u64,
 }
 
 impl Shared {
-    /// Called by the writer: `bytes` more are waiting for the materializer.
-    pub fn add_backlog(&self, bytes: u64) {
-        *lock(&self.backlog) += bytes;
-    }
-
-    /// Called by the materializer: `bytes` are materialized.
-    pub fn sub_backlog(&self, bytes: u64) {
-        let mut backlog = lock(&self.backlog);
-        *backlog = backlog.saturating_sub(bytes);
-        drop(backlog);
-        self.backlog_cv.notify_all();
-    }
-
-    /// Called by the writer: waits while the materializer is too far behind (but not past
-    /// shutdown, so that a materializer stuck on a failing disk cannot hang it).
-    pub fn wait_for_backlog(&self) {
-        let mut backlog = lock(&self.backlog);
-        while *backlog > self.backlog_limit {
-            backlog = self
-                .backlog_cv
-                .wait_timeout(backlog, Duration::from_millis(100))
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .0;
-            if *backlog > self.backlog_limit && lock(&self.queue).stopping {
-                return;
-            }
-        }
+    /// True once shutdown has begun.
+    pub fn stopping(&self) -> bool {
+        lock(&self.queue).stopping
     }
 }
 
@@ -154,7 +141,8 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The daemon's group-commit front end. Cheap to clone; [`Committer::shutdown`] (or dropping
-/// the last clone) flushes, checkpoints and joins the threads.
+/// the last clone) flushes, writes every resident entry's files, checkpoints and joins the
+/// threads.
 #[derive(Clone)]
 pub struct Committer {
     handle: Arc<Handle>,
@@ -182,8 +170,11 @@ impl fmt::Debug for Committer {
 impl Spool {
     /// Takes ownership of the write-ahead log and starts the commit threads. Call
     /// [`Spool::recover`] first: [`Error::NeedsRecovery`] if segments of an earlier run remain,
-    /// [`Error::Locked`] if another process owns the log.
+    /// [`Error::Locked`] if another process (or another handle of this one) owns the log.
     pub fn start_committer(&self, mut options: CommitterOptions) -> Result<Committer> {
+        if self.live().is_some() {
+            return Err(Error::Locked);
+        }
         let lock = self.lock_wal()?;
         let wal_dir = self.layout().wal_dir();
         if !segment::list(&wal_dir, "wal")?.is_empty() {
@@ -192,37 +183,48 @@ impl Spool {
         let first_seq = segment::list(&wal_dir, "consumed")?
             .last()
             .map_or(1, |seq| seq + 1);
-        self.inner.active_seq.store(first_seq, Ordering::SeqCst);
-        self.inner.committer_running.store(true, Ordering::SeqCst);
+        self.inner
+            .active_seq
+            .store(first_seq, std::sync::atomic::Ordering::SeqCst);
+        let live = Arc::new(LiveLog::new(Limits {
+            materialize_after: options.materialize_after,
+            max_resident: options.max_resident.max(1),
+            body_cache: options.body_cache,
+            checkpoint_after_sealed: options.checkpoint_after_sealed.max(1),
+        }));
         let shared = Arc::new(Shared {
             spool: self.inner.clone(),
+            live: live.clone(),
             queue: Mutex::new(Queue::default()),
             queue_cv: Condvar::new(),
-            wal: Mutex::new(WalState::new()),
-            wal_cv: Condvar::new(),
             segment_size: options.segment_size,
             checkpoint_interval: options.checkpoint_interval,
-            checkpoint_after_sealed: options.checkpoint_after_sealed.max(1),
-            backlog: Mutex::new(0),
-            backlog_cv: Condvar::new(),
-            backlog_limit: options.materializer_backlog,
         });
-        let (tx, rx) = mpsc::channel();
-        let on_visible = options.on_visible.take();
-        let threads = Threads {
-            writer: spawn("spool-writer", {
-                let shared = shared.clone();
-                move || writer::run(&shared, first_seq, tx)
-            })?,
-            materializer: spawn("spool-materializer", {
-                let shared = shared.clone();
-                move || materializer::run(&shared, rx, on_visible)
-            })?,
-            checkpointer: spawn("spool-checkpoint", {
-                let shared = shared.clone();
-                move || checkpoint::run(&shared)
-            })?,
-            _lock: lock,
+        self.set_live(Some(live));
+        let on_committed = options.on_committed.take();
+        let threads = (|| {
+            Ok(Threads {
+                writer: spawn("spool-writer", {
+                    let shared = shared.clone();
+                    move || writer::run(&shared, first_seq, on_committed)
+                })?,
+                materializer: spawn("spool-materializer", {
+                    let shared = shared.clone();
+                    move || materializer::run(&shared)
+                })?,
+                checkpointer: spawn("spool-checkpoint", {
+                    let shared = shared.clone();
+                    move || checkpoint::run(&shared)
+                })?,
+                _lock: lock,
+            })
+        })();
+        let threads = match threads {
+            Ok(threads) => threads,
+            Err(err) => {
+                self.set_live(None);
+                return Err(err);
+            }
         };
         Ok(Committer {
             handle: Arc::new(Handle {
@@ -275,8 +277,10 @@ impl Committer {
         rx.recv().unwrap_or(Err(Error::ShutDown))
     }
 
-    /// Stops accepting submissions, commits what is queued, materializes everything, runs a
-    /// final checkpoint and joins the threads. Later calls return `Ok(())` at once.
+    /// Stops accepting submissions, commits what is queued, writes the files of every entry
+    /// still resident, runs a final checkpoint and joins the threads, leaving an empty log
+    /// (unless files could not be written: then the log stays for recovery). Later calls
+    /// return `Ok(())` at once.
     pub fn shutdown(&self) -> Result<()> {
         self.handle.shutdown()
     }
@@ -292,14 +296,16 @@ impl Handle {
         shared.queue_cv.notify_all();
         // A panicked thread has already lost nothing durable: its work is in the log.
         let _ = threads.writer.join();
+        shared.live.lock().draining = true;
+        shared.live.wake_materializer();
         let _ = threads.materializer.join();
-        lock(&shared.wal).stopping = true;
-        shared.wal_cv.notify_all();
+        shared.live.lock().wal.stopping = true;
+        shared.live.wake_checkpointer();
         let result = threads.checkpointer.join().unwrap_or(Ok(()));
-        shared
-            .spool
-            .committer_running
-            .store(false, Ordering::SeqCst);
+        Spool {
+            inner: shared.spool.clone(),
+        }
+        .set_live(None);
         result
     }
 }
@@ -336,12 +342,3 @@ fn encode(submission: Submission) -> Result<Record> {
             .collect()
     })
 }
-
-/// A committed batch on its way to the materializer.
-pub(crate) struct Batch {
-    pub seq: u64,
-    pub records: Vec<Record>,
-}
-
-/// The writer's side of the materializer channel.
-pub(crate) type BatchSender = Sender<Batch>;

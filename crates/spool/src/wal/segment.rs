@@ -6,11 +6,15 @@
 //! abandoned, never appended to again. This module does not decide when to roll or delete.
 
 use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::record::{self, Decoded, Record};
+use super::record::{self, Decoded};
 use crate::disk::Disk;
 use crate::error::{IoContext, Result};
+use crate::meta::EntryMeta;
 
 /// The first bytes of every segment.
 const HEADER: &[u8; 16] = b"mailcast-wal v1\n";
@@ -77,13 +81,17 @@ impl SegmentWriter {
         })
     }
 
-    /// Appends `bytes` and makes them durable with one `fdatasync`.
-    pub fn append_durably(&mut self, bytes: &[&[u8]], disk: &Disk) -> Result<()> {
-        for chunk in bytes {
-            disk.write_all(&mut self.file, chunk, &self.path)?;
-        }
+    /// Opens the segment again for reading (bodies of resident entries are read from it).
+    pub fn reader(&self) -> Result<File> {
+        File::open(&self.path).ctx("open", &self.path)
+    }
+
+    /// Appends `chunks` (with as few `write` calls as the kernel allows) and makes them
+    /// durable with one `fdatasync`.
+    pub fn append_durably(&mut self, chunks: &[&[u8]], disk: &Disk) -> Result<()> {
+        disk.write_all_vectored(&mut self.file, chunks, &self.path)?;
         disk.sync_data(&self.file, &self.path)?;
-        self.len += bytes.iter().map(|b| b.len() as u64).sum::<u64>();
+        self.len += chunks.iter().map(|b| b.len() as u64).sum::<u64>();
         Ok(())
     }
 
@@ -95,18 +103,49 @@ impl SegmentWriter {
     }
 }
 
+/// Reads `len` bytes at `offset` of segment `seq` (a body of a resident entry).
+pub(crate) fn read_at(file: &File, offset: u64, len: u64, seq: u64) -> Result<Vec<u8>> {
+    let mut bytes = vec![0; len as usize];
+    file.read_exact_at(&mut bytes, offset)
+        .ctx("read", Path::new(&format!("wal/{seq:016x}.wal")))?;
+    Ok(bytes)
+}
+
+/// One valid record found by a scan.
+#[derive(Debug)]
+pub(crate) struct Scanned {
+    /// Where the body is within [`Scan::bytes`] (also its offset in the segment file).
+    pub body: Range<usize>,
+    /// The envelopes of the record's entries.
+    pub metas: Vec<EntryMeta>,
+}
+
 /// What a scan of one segment found.
 #[derive(Debug, Default)]
 pub(crate) struct Scan {
+    /// The whole segment as read.
+    pub bytes: Vec<u8>,
     /// The valid records, in log order.
-    pub records: Vec<Record>,
+    pub records: Vec<Scanned>,
     /// True when the segment ends in bytes that are not a valid record.
     pub torn: bool,
 }
 
-/// Reads every valid record of a segment, stopping at the first invalid byte.
+impl Scan {
+    /// The body of a scanned record.
+    pub fn body(&self, record: &Scanned) -> &[u8] {
+        &self.bytes[record.body.clone()]
+    }
+}
+
+/// Reads every valid record of a segment, stopping at the first invalid byte. A segment that
+/// no longer exists (retired by a checkpoint meanwhile) scans as empty.
 pub(crate) fn scan(path: &Path) -> Result<Scan> {
-    let bytes = fs::read(path).ctx("read", path)?;
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Scan::default()),
+        Err(err) => return Err(err).ctx("read", path),
+    };
     let mut scan = Scan::default();
     if bytes.len() < HEADER.len() || &bytes[..HEADER.len()] != HEADER {
         // Created but its header never became durable: nothing in it was acknowledged.
@@ -116,8 +155,11 @@ pub(crate) fn scan(path: &Path) -> Result<Scan> {
     let mut offset = HEADER.len();
     loop {
         match record::decode(&bytes[offset..]) {
-            Decoded::Record { len, record } => {
-                scan.records.push(record);
+            Decoded::Record { len, body, metas } => {
+                scan.records.push(Scanned {
+                    body: offset + body.start..offset + body.end,
+                    metas,
+                });
                 offset += len;
             }
             Decoded::End => break,
@@ -127,5 +169,6 @@ pub(crate) fn scan(path: &Path) -> Result<Scan> {
             }
         }
     }
+    scan.bytes = bytes;
     Ok(scan)
 }

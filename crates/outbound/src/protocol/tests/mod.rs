@@ -1,6 +1,8 @@
 //! Conversations with a scripted server, each fed whole, split at every byte boundary, and
 //! byte by byte: the client's bytes and the outcomes must not depend on how reads fall.
 
+mod pipeline;
+
 use super::{Session, SessionConfig, Step};
 use crate::outcome::RcptOutcome;
 use crate::trouble::{SessionError, SessionErrorKind};
@@ -99,7 +101,8 @@ fn converse(config: &SessionConfig, pieces: &[&[u8]], rcpts: &[&str], body: &[u8
 }
 
 /// Runs the conversation with the server's bytes whole, split in two at every boundary, and
-/// byte by byte; asserts all agree and returns the whole-input run.
+/// byte by byte, and as a pipeline of one message; asserts all agree and returns the
+/// whole-input run.
 fn check(config: &SessionConfig, server: &str, rcpts: &[&str], body: &[u8]) -> Conversation {
     let server = server.as_bytes();
     let whole = converse(config, &[server], rcpts, body);
@@ -113,6 +116,9 @@ fn check(config: &SessionConfig, server: &str, rcpts: &[&str], body: &[u8]) -> C
     }
     let bytes: Vec<&[u8]> = server.chunks(1).collect();
     runs.push(("byte by byte".into(), converse(config, &bytes, rcpts, body)));
+    let piped = pipeline::converse_piped(config, &[server], rcpts, body);
+    assert_eq!(piped.writes, whole.writes, "writes, as a pipeline");
+    runs.push(("as a pipeline".into(), piped));
     for (how, run) in runs {
         assert_eq!(run.client, whole.client, "client bytes, {how}");
         assert_eq!(run.outcomes, whole.outcomes, "outcomes, {how}");
