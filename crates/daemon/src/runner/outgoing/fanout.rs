@@ -6,21 +6,22 @@
 //!   skipping batches the progress log says are done) and feeds a bounded channel, so memory
 //!   holds a few batches of recipient lines, never the whole list.
 //! - **Workers.** `[smtp] max_connections` workers (tokio tasks, so rendering uses every core)
-//!   take *units* from the feeder: a whole batch for bulk jobs (one transaction), one recipient
-//!   for personalized jobs. The relay's pool bounds the connections across all jobs.
-//! - **Progress.** Each open batch counts its unfinished units and collects its failures; the
-//!   worker that finishes the last unit writes the batch line (`Spool::record_batch`, fdatasync)
-//!   before it takes more work. Lines of one job are written one at a time.
+//!   each take a whole batch: one transaction for bulk jobs, one pipelined run of
+//!   one-recipient transactions on one connection for personalized jobs. The relay's pool
+//!   bounds the connections across all jobs.
+//! - **Progress.** The worker that sent a batch writes its line, with the failures and
+//!   deferrals (`Spool::record_batch`, fdatasync), before it takes more work. Lines of one job
+//!   are written one at a time.
 //! - **Relay down.** When a transaction fails because the relay cannot be reached at all, the
-//!   remaining units are deferred without trying, with the same outcome, instead of each
+//!   remaining batches are deferred without trying, with the same outcome, instead of each
 //!   waiting for its own connect timeout; the retry job tries again after its backoff.
-//! - **Stopping.** On shutdown the workers open no new batch, but finish the batches already
-//!   open (for a personalized job, the rest of the current batch's recipients), so every batch
-//!   that was started is recorded and a graceful restart sends nothing twice. After a failure
+//! - **Stopping.** On shutdown the workers take no new batch, but finish and record the batch
+//!   they hold (for a personalized job, the rest of its recipients), so every batch that was
+//!   started is recorded and a graceful restart sends nothing twice. After a failure
 //!   (a progress line that cannot be written) the workers stop at once.
 //!
 //! **The duplicate window.** A batch is sent again after a crash if it had started but its line
-//! was not yet durable. Each worker holds at most one unit, so at most one batch per worker
+//! was not yet durable. Each worker holds at most one batch, so at most one batch per worker
 //! (that is, per connection) is open at any instant: after `kill -9` at most
 //! `max_connections` batches are sent twice, `max_recipients` recipients each for bulk jobs,
 //! `personalized_batch_size` for personalized ones, and usually one or two batches at all.
@@ -28,7 +29,6 @@
 //! What this module does not do: decide what happens to failed and deferred recipients once
 //! the job is complete (`retry`), or build the copies (`bulk`, `personalized`).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -88,8 +88,7 @@ pub(super) async fn deliver_pending(
         relay: relay.clone(),
         id: id.clone(),
         copies,
-        feeder: tokio::sync::Mutex::new(Feeder { rx, current: None }),
-        open: Mutex::new(HashMap::new()),
+        feeder: tokio::sync::Mutex::new(Feeder { rx }),
         recording: tokio::sync::Mutex::new(()),
         down: Mutex::new(None),
         tally: Mutex::new(Tally::default()),
@@ -140,8 +139,6 @@ struct Shared {
     id: EntryId,
     copies: Copies,
     feeder: tokio::sync::Mutex<Feeder>,
-    /// Batches handed out and not yet recorded.
-    open: Mutex<HashMap<u64, OpenBatch>>,
     /// Serializes appends to the job's progress log.
     recording: tokio::sync::Mutex<()>,
     /// Set once the relay could not be reached: the outcome for everything not yet sent.
@@ -174,113 +171,63 @@ impl Metrics {
     }
 }
 
-struct OpenBatch {
-    /// Units handed out or still to hand out, not yet finished.
-    remaining: usize,
-    /// The failures and deferrals collected so far.
-    outcomes: Vec<Outcome>,
-}
-
-/// Cuts batches into units, registering each batch as open when it is first read.
+/// Hands out the batches the reader sends, one per transaction (bulk) or pipelined run
+/// (personalized).
 struct Feeder {
     rx: mpsc::Receiver<(u64, Vec<String>)>,
-    current: Option<(u64, std::vec::IntoIter<String>)>,
 }
 
-/// One transaction's worth of work.
+/// One batch: the work of one worker until its line is recorded.
 struct Unit {
     batch: u64,
     lines: Vec<String>,
 }
 
 impl Feeder {
-    /// The next unit, opening the next batch once the current one is handed out. Cancel-safe:
-    /// it awaits only the channel, and registers a batch without awaiting once one arrived.
-    async fn next(
-        &mut self,
-        per_recipient: bool,
-        open: &Mutex<HashMap<u64, OpenBatch>>,
-    ) -> Option<Unit> {
-        loop {
-            if let Some(unit) = self.next_open(per_recipient) {
-                return Some(unit);
-            }
-            let (batch, lines) = self.rx.recv().await?;
-            let units = if per_recipient { lines.len() } else { 1 };
-            lock(open).insert(
-                batch,
-                OpenBatch {
-                    remaining: units,
-                    outcomes: Vec::new(),
-                },
-            );
-            self.current = Some((batch, lines.into_iter()));
-        }
-    }
-
-    /// The next unit of the batch already open, if any is left.
-    fn next_open(&mut self, per_recipient: bool) -> Option<Unit> {
-        let (batch, lines) = self.current.as_mut()?;
-        let batch = *batch;
-        let unit: Vec<String> = match per_recipient {
-            true => lines.next().into_iter().collect(),
-            false => lines.by_ref().collect(),
-        };
-        if unit.is_empty() {
-            self.current = None;
-            return None;
-        }
-        Some(Unit { batch, lines: unit })
+    /// The next batch. Cancel-safe: it awaits only the channel.
+    async fn next(&mut self) -> Option<Unit> {
+        let (batch, lines) = self.rx.recv().await?;
+        Some(Unit { batch, lines })
     }
 }
 
-/// One worker: take a unit, send it, account for it, record its batch when complete.
+/// One worker: take a batch, send it, count its outcomes, record its line.
 async fn work(shared: Arc<Shared>) -> anyhow::Result<()> {
-    let per_recipient = matches!(shared.copies, Copies::Personalized(_));
-    let mut buffer = Vec::new();
     loop {
-        if shared.abort.is_cancelled() {
+        if shared.abort.is_cancelled() || shared.stop.is_cancelled() {
             return Ok(());
         }
         let unit = {
             let mut feeder = shared.feeder.lock().await;
-            if shared.stop.is_cancelled() {
-                feeder.next_open(per_recipient)
-            } else {
-                tokio::select! {
-                    unit = feeder.next(per_recipient, &shared.open) => unit,
-                    () = shared.stop.cancelled() => feeder.next_open(per_recipient),
-                    () = shared.abort.cancelled() => None,
-                }
+            tokio::select! {
+                unit = feeder.next() => unit,
+                () = shared.stop.cancelled() => None,
+                () = shared.abort.cancelled() => None,
             }
         };
         let Some(unit) = unit else {
             return Ok(());
         };
-        let outcomes = shared.send(&unit, &mut buffer).await;
-        if let Some(done) = shared.finish_unit(&unit, &outcomes) {
-            shared.record(unit.batch, done).await?;
-        }
+        let outcomes = shared.send(&unit).await;
+        let failures = shared.account(&unit, &outcomes);
+        shared.record(unit.batch, failures).await?;
     }
 }
 
 impl Shared {
-    /// Sends one unit (or defers it at once when the relay is known to be down).
-    async fn send(&self, unit: &Unit, buffer: &mut Vec<u8>) -> Vec<RcptOutcome> {
+    /// Sends one batch (or defers it at once when the relay is known to be down).
+    async fn send(&self, unit: &Unit) -> Vec<RcptOutcome> {
         if let Some(down) = lock(&self.down).clone() {
             return vec![down; unit.lines.len()];
         }
         let started = Instant::now();
         let (outcomes, transactions) = match &self.copies {
             Copies::Bulk(bulk) => bulk.send(&self.relay, &unit.lines).await,
-            Copies::Personalized(personal) => {
-                let outcome = personal.send(&self.relay, &unit.lines[0], buffer).await;
-                (vec![outcome], 1)
-            }
+            Copies::Personalized(personal) => personal.send(&self.relay, &unit.lines).await,
         };
         self.metrics
             .transaction_seconds
-            .record(started.elapsed().as_secs_f64() / transactions as f64);
+            .record(started.elapsed().as_secs_f64() / transactions.max(1) as f64);
         lock(&self.tally).transactions += transactions;
         if outcomes.iter().all(relay_unreachable) {
             lock(&self.down).get_or_insert_with(|| outcomes[0].clone());
@@ -288,8 +235,8 @@ impl Shared {
         outcomes
     }
 
-    /// Accounts for a finished unit; returns the batch's outcomes when it was the last one.
-    fn finish_unit(&self, unit: &Unit, outcomes: &[RcptOutcome]) -> Option<Vec<Outcome>> {
+    /// Counts a sent batch's outcomes; returns the failures and deferrals its line records.
+    fn account(&self, unit: &Unit, outcomes: &[RcptOutcome]) -> Vec<Outcome> {
         let mut counts = [0u64; 3];
         let mut failures = Vec::new();
         for (line, outcome) in unit.lines.iter().zip(outcomes) {
@@ -342,15 +289,7 @@ impl Shared {
             tally.deferred += counts[1];
             tally.failed += counts[2];
         }
-        let mut open = lock(&self.open);
-        // The feeder registered the batch before handing out any of its units.
-        let batch = open.get_mut(&unit.batch)?;
-        batch.outcomes.extend(failures);
-        batch.remaining -= 1;
-        if batch.remaining > 0 {
-            return None;
-        }
-        open.remove(&unit.batch).map(|batch| batch.outcomes)
+        failures
     }
 
     /// Appends the batch's line to the progress log, durably.
