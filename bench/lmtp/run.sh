@@ -161,7 +161,7 @@ fi
 if [ "$SPOOL_ALONE" = 1 ]; then
     SPOOL_BENCH_DIR=$WORK/spool-alone SPOOL_BENCH_PARTS=b \
         cargo bench -q -p mailcast-spool --bench commit 2>/dev/null |
-        awk '/submitter\(s\)/ { sub(/^ +/, ""); print }' |
+        awk '/submitter\(s\) +[0-9]/ { sub(/^ +/, ""); print }' |
         while read -r n _ rate p50 p99 _; do
             jq -nc --argjson c "$n" --argjson r "$rate" --argjson p50 "$p50" --argjson p99 "$p99" \
                 '{kind: "spool", connections: $c, durable_per_s: $r, latency_ms: {p50: $p50, p99: $p99}}'
