@@ -36,6 +36,7 @@ const DRAIN_PATIENCE: Duration = Duration::from_secs(10);
 /// Runs until shutdown has drained the resident index (or given up on what cannot be
 /// written; recovery replays that from the log).
 pub(crate) fn run(shared: &Shared) {
+    yield_to_intake();
     let live = &shared.live;
     let mut retry_at: Option<Instant> = None;
     let mut drain_failures = 0;
@@ -64,6 +65,17 @@ pub(crate) fn run(shared: &Shared) {
             entries = left,
             "spool entries left unmaterialized; recovery will replay them from the log"
         );
+    }
+}
+
+/// Lowers this thread's priority to the lowest (nice 19): its files are for operators and for
+/// retiring log segments, never on the acknowledgement path, so while sessions and runners
+/// want the CPU it takes only what they leave. It cannot starve for long: when the resident
+/// set outgrows `max_resident` the writer slows acknowledgements down, which frees the CPU.
+fn yield_to_intake() {
+    let tid = rustix::thread::gettid();
+    if let Err(err) = rustix::process::setpriority_process(Some(tid), 19) {
+        tracing::debug!(error = %err, "cannot lower the materializer's priority");
     }
 }
 
