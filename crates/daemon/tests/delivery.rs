@@ -12,7 +12,9 @@ mod support;
 use mailcast_model::{EmailAddress, ListAddress, MemberRole};
 use mailcast_outbound::sink::{Action, Received, Rule, SinkConfig, When, reply};
 use mailcast_store::Store;
-use support::{Site, body, header, message, post, received_by, sink_port, start_sink, wait_until};
+use support::{
+    Site, body, header, message, metric, post, received_by, sink_port, start_sink, wait_until,
+};
 
 const LIST: &str = "ant@example.org";
 
@@ -61,27 +63,6 @@ async fn bounce_score(site: &Site, address: &str) -> f64 {
     let score = member.bounce.score;
     store.close().await;
     score
-}
-
-/// The value of a counter in the daemon's `/metrics` page (0 when absent).
-async fn metric(site: &Site, series: &str) -> f64 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(site.rest)
-        .await
-        .expect("connect to /metrics");
-    let request = format!("GET /metrics HTTP/1.0\r\nHost: {}\r\n\r\n", site.rest);
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("send the request");
-    let mut page = String::new();
-    stream
-        .read_to_string(&mut page)
-        .await
-        .expect("read /metrics");
-    page.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 fn sink_with(rules: Vec<Rule>) -> SinkConfig {

@@ -13,7 +13,7 @@ mod support;
 use std::process::{Command, Output, Stdio};
 
 use mailcast_outbound::sink::SinkConfig;
-use support::{Site, message, received_by, sink_port, start_sink, wait_until};
+use support::{Site, message, metric, received_by, sink_port, start_sink, wait_until};
 
 const MEMBER: &str = "anne@example.com";
 
@@ -221,27 +221,6 @@ async fn round(site: &Site, sink: &mailcast_outbound::sink::Sink, name: &str, da
             }
         }
     }
-}
-
-/// The value of a series in the daemon's `/metrics` page (0 when absent).
-async fn metric(site: &Site, series: &str) -> f64 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(site.rest)
-        .await
-        .expect("connect to /metrics");
-    let request = format!("GET /metrics HTTP/1.0\r\nHost: {}\r\n\r\n", site.rest);
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("send the request");
-    let mut page = String::new();
-    stream
-        .read_to_string(&mut page)
-        .await
-        .expect("read /metrics");
-    page.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

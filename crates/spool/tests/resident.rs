@@ -20,6 +20,15 @@ fn resident_committer(spool: &Spool, options: CommitterOptions) -> Committer {
         .unwrap()
 }
 
+/// A fresh spool, recovered, with a [`resident_committer`] running.
+fn resident_site(options: CommitterOptions) -> (tempfile::TempDir, Spool, Committer) {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = fixture::open(dir.path());
+    spool.recover().unwrap();
+    let committer = resident_committer(&spool, options);
+    (dir, spool, committer)
+}
+
 /// Every file under `dir`, recursively.
 fn files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
@@ -47,10 +56,7 @@ fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
 
 #[test]
 fn committed_entries_are_usable_before_any_file_exists() {
-    let dir = tempfile::tempdir().unwrap();
-    let spool = fixture::open(dir.path());
-    spool.recover().unwrap();
-    let committer = resident_committer(&spool, CommitterOptions::default());
+    let (_dir, spool, committer) = resident_site(CommitterOptions::default());
     let one = committer
         .submit_wait(fixture::submission("one", 1))
         .unwrap();
@@ -94,10 +100,7 @@ fn committed_entries_are_usable_before_any_file_exists() {
 
 #[test]
 fn removed_resident_entries_never_become_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let spool = fixture::open(dir.path());
-    spool.recover().unwrap();
-    let committer = resident_committer(&spool, CommitterOptions::default());
+    let (_dir, spool, committer) = resident_site(CommitterOptions::default());
     let gone = committer
         .submit_wait(fixture::submission("gone", 2))
         .unwrap();
@@ -134,10 +137,7 @@ fn removed_resident_entries_never_become_files() {
 
 #[test]
 fn a_moved_resident_entry_is_written_in_its_new_stage_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let spool = fixture::open(dir.path());
-    spool.recover().unwrap();
-    let committer = resident_committer(&spool, CommitterOptions::default());
+    let (_dir, spool, committer) = resident_site(CommitterOptions::default());
     let ids = committer
         .submit_wait(fixture::submission("moved", 2))
         .unwrap();
@@ -182,10 +182,7 @@ fn a_moved_resident_entry_is_written_in_its_new_stage_only() {
 
 #[test]
 fn a_lazy_rewrite_in_place_keeps_the_entry_resident() {
-    let dir = tempfile::tempdir().unwrap();
-    let spool = fixture::open(dir.path());
-    spool.recover().unwrap();
-    let committer = resident_committer(&spool, CommitterOptions::default());
+    let (dir, spool, committer) = resident_site(CommitterOptions::default());
     let id = committer
         .submit_wait(fixture::submission("numbered", 1))
         .unwrap()[0]
@@ -223,10 +220,7 @@ fn a_lazy_rewrite_in_place_keeps_the_entry_resident() {
 
 #[test]
 fn another_handle_sees_resident_entries_read_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let spool = fixture::open(dir.path());
-    spool.recover().unwrap();
-    let committer = resident_committer(&spool, CommitterOptions::default());
+    let (dir, spool, committer) = resident_site(CommitterOptions::default());
     let a = committer.submit_wait(fixture::submission("a", 1)).unwrap()[0].clone();
     let b = committer.submit_wait(fixture::submission("b", 1)).unwrap()[0].clone();
     let c = committer.submit_wait(fixture::submission("c", 1)).unwrap()[0].clone();
@@ -267,10 +261,7 @@ fn another_handle_sees_resident_entries_read_only() {
 
 #[test]
 fn without_a_running_committer_logged_entries_can_still_be_removed_or_moved() {
-    let dir = tempfile::tempdir().unwrap();
-    let spool = fixture::open(dir.path());
-    spool.recover().unwrap();
-    let committer = resident_committer(&spool, CommitterOptions::default());
+    let (dir, spool, committer) = resident_site(CommitterOptions::default());
     let ids = committer
         .submit_wait(fixture::submission("offline", 3))
         .unwrap();
@@ -322,18 +313,12 @@ fn without_a_running_committer_logged_entries_can_still_be_removed_or_moved() {
 
 #[test]
 fn segments_are_retired_only_when_none_of_their_entries_is_resident() {
-    let dir = tempfile::tempdir().unwrap();
-    let spool = fixture::open(dir.path());
-    spool.recover().unwrap();
-    let committer = resident_committer(
-        &spool,
-        CommitterOptions {
-            segment_size: 1, // Every batch rolls: one record per segment.
-            checkpoint_interval: Duration::from_millis(20),
-            checkpoint_after_sealed: 1,
-            ..CommitterOptions::default()
-        },
-    );
+    let (_dir, spool, committer) = resident_site(CommitterOptions {
+        segment_size: 1, // Every batch rolls: one record per segment.
+        checkpoint_interval: Duration::from_millis(20),
+        checkpoint_after_sealed: 1,
+        ..CommitterOptions::default()
+    });
     let segment_of = |n: u64| spool.root().join("wal").join(format!("{n:016x}.wal"));
     let a = committer.submit_wait(fixture::submission("a", 1)).unwrap()[0].clone();
     for n in 2..=4 {
@@ -356,17 +341,11 @@ fn segments_are_retired_only_when_none_of_their_entries_is_resident() {
 
 #[test]
 fn too_many_resident_entries_are_written_early_oldest_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let spool = fixture::open(dir.path());
-    spool.recover().unwrap();
-    let committer = resident_committer(
-        &spool,
-        CommitterOptions {
-            max_resident: 4,
-            body_cache: 0, // Bodies are read back from the log segment.
-            ..CommitterOptions::default()
-        },
-    );
+    let (_dir, spool, committer) = resident_site(CommitterOptions {
+        max_resident: 4,
+        body_cache: 0, // Bodies are read back from the log segment.
+        ..CommitterOptions::default()
+    });
     let mut ids = Vec::new();
     for i in 0..12 {
         ids.extend(

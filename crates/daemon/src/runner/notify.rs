@@ -16,6 +16,7 @@
 
 use std::collections::HashSet;
 
+use anyhow::Context;
 use mailcast_model::{DeliveryStatus, EmailAddress, ListAddress};
 use mailcast_pipeline::ListContext;
 use mailcast_pipeline::message::Message;
@@ -87,7 +88,7 @@ pub(crate) async fn held(
             token,
             &generated.ids(),
         );
-        let rcpts = moderators(ctx, address).await?;
+        let rcpts = staff(ctx, address).await?;
         let id = parent.derive("nmod")?;
         queue(
             ctx,
@@ -154,13 +155,14 @@ pub(crate) async fn rejected(
 }
 
 /// The owners and moderators with delivery enabled, each once; the site owner when there are
-/// none (Mailman's owner-recipients handler).
-async fn moderators(ctx: &RunnerContext, list: &ListAddress) -> anyhow::Result<Vec<String>> {
+/// none (Mailman's owner-recipients handler). Notices and owner mail go to them.
+pub(super) async fn staff(ctx: &RunnerContext, list: &ListAddress) -> anyhow::Result<Vec<String>> {
     let mut seen = HashSet::new();
     let mut rcpts: Vec<String> = ctx
         .store
         .owners_and_moderators(list)
-        .await?
+        .await
+        .with_context(|| format!("cannot read the owners and moderators of {list}"))?
         .into_iter()
         .filter(|m| m.delivery_status == DeliveryStatus::Enabled)
         .filter(|m| seen.insert(m.address.as_str().to_string()))

@@ -608,3 +608,24 @@ pub fn sink_port(sink: &Sink) -> u16 {
         other => panic!("the sink listens on {other:?}, not TCP"),
     }
 }
+
+/// The value of a series in the daemon's `/metrics` page (0 when absent).
+pub async fn metric(site: &Site, series: &str) -> f64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(site.rest)
+        .await
+        .expect("connect to /metrics");
+    let request = format!("GET /metrics HTTP/1.0\r\nHost: {}\r\n\r\n", site.rest);
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send the request");
+    let mut page = String::new();
+    stream
+        .read_to_string(&mut page)
+        .await
+        .expect("read /metrics");
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}

@@ -16,7 +16,7 @@ use std::collections::HashSet;
 
 use anyhow::Context;
 use jiff::{SignedDuration, Timestamp};
-use mailcast_model::{DeliveryStatus, EmailAddress, ListAddress};
+use mailcast_model::{EmailAddress, ListAddress};
 use mailcast_pipeline::Message;
 use mailcast_spool::{EntryId, EntryMeta, Stage};
 use tracing::{debug, info, warn};
@@ -281,21 +281,7 @@ fn explicitly_addressed(body: &[u8]) -> HashSet<String> {
 /// The recipient lines of owner mail: owners and moderators with delivery enabled, each once,
 /// or the site owner.
 async fn owner_lines(ctx: &RunnerContext, list: &ListAddress) -> anyhow::Result<Vec<String>> {
-    let people = ctx
-        .store
-        .owners_and_moderators(list)
-        .await
-        .with_context(|| format!("cannot read the owners and moderators of {list}"))?;
-    let mut seen = HashSet::new();
-    let mut lines: Vec<String> = people
-        .iter()
-        .filter(|m| m.delivery_status == DeliveryStatus::Enabled)
-        .filter(|m| seen.insert(m.address.as_str().to_owned()))
-        .map(|m| m.address.original().to_owned())
-        .collect();
-    if lines.is_empty() {
-        lines.push(ctx.settings.site_owner.clone());
-    }
+    let mut lines = super::super::notify::staff(ctx, list).await?;
     sort_by_domain(&mut lines);
     Ok(lines)
 }
