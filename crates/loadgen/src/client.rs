@@ -149,8 +149,8 @@ impl LmtpClient {
     }
 
     /// What the server offered.
-    pub fn capabilities(&self) -> Capabilities {
-        self.capabilities
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
     }
 
     /// Runs one transaction. `Err` means the connection is unusable; its phase tells whether
@@ -165,7 +165,7 @@ impl LmtpClient {
             phase: Phase::BeforeEndOfData,
             kind,
         };
-        let size = self.capabilities.size.then_some(message.len());
+        let size = self.capabilities.size.is_some().then_some(message.len());
         let (accepted, mut verdicts) = if self.capabilities.pipelining {
             self.envelope_pipelined(mail_from, rcpts, size)
                 .await

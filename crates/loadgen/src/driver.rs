@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use mailcast_outbound::protocol::SessionConfig;
-use mailcast_outbound::{Connection, RcptOutcome, Target, Timeouts};
+use mailcast_outbound::{Connection, EnhancedCode, RcptOutcome, Target, Timeouts};
 
 use crate::client::{LmtpClient, Phase};
 use crate::wire::Reply;
@@ -122,17 +122,7 @@ impl Driver {
 
 fn verdict(outcome: &RcptOutcome) -> Reply {
     match outcome.reply() {
-        None => Reply {
-            code: 250,
-            enhanced: Some([2, 0, 0]),
-            text: String::new(),
-        },
-        Some(reply) => Reply {
-            code: reply.code,
-            enhanced: reply
-                .enhanced
-                .map(|code| [code.class, code.subject, code.detail]),
-            text: reply.text,
-        },
+        None => Reply::new(250, Some(EnhancedCode::new(2, 0, 0)), ""),
+        Some(reply) => reply,
     }
 }

@@ -24,6 +24,7 @@ use tokio::time::sleep;
 use crate::driver::{ClientKind, Driver};
 use crate::message::{MessageFactory, MessageSpec};
 use crate::report::{Report, Tally};
+use crate::wire;
 
 /// Everything a run needs.
 #[derive(Debug, Clone)]
@@ -184,7 +185,7 @@ async fn worker(
                         let queue_ids = attempt
                             .verdicts
                             .iter()
-                            .map(|reply| reply.queue_id().unwrap_or("-").to_string())
+                            .map(|reply| wire::queue_id(reply).unwrap_or("-").to_string())
                             .collect();
                         result.acks.push(Ack {
                             message_id,

@@ -1,123 +1,18 @@
 //! The client's side of the LMTP wire, without I/O: the commands it writes, the dot-stuffed
 //! body, and the server's replies parsed one at a time.
 //!
-//! Reply parsing is smtp-proto's `ResponseReceiver`; [`ReplyReader`] keeps the bytes after the
-//! last complete reply for the next call, because a server answering pipelined commands (and
-//! LMTP's one reply per recipient after the data) often sends several replies in one segment.
+//! Replies, their reader and the LHLO capabilities are the outbound crate's (the same parsing
+//! as mailcast's own SMTP client); this module adds the queue id of an acknowledgement.
 //! Nothing here knows which reply answers which command: that is `client`'s job.
 
-use std::fmt;
+pub use mailcast_outbound::Reply;
+pub use mailcast_outbound::protocol::{Capabilities, ReplyReader};
 
-use smtp_proto::response::parser::ResponseReceiver;
-
-/// One complete server reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    /// The three-digit code.
-    pub code: u16,
-    /// The enhanced status code (`[class, subject, detail]`), when the reply had one.
-    pub enhanced: Option<[u8; 3]>,
-    /// The text after the code(s); the lines of a multi-line reply are joined by `\n`.
-    pub text: String,
-}
-
-impl Reply {
-    /// 2xx.
-    pub fn is_positive(&self) -> bool {
-        (200..300).contains(&self.code)
-    }
-
-    /// The queue id a server names in its acknowledgement (`250 2.0.0 Ok: queued as ID`, as
-    /// mailcast and Postfix say it), if the text has one.
-    pub fn queue_id(&self) -> Option<&str> {
-        let (_, rest) = self.text.split_once("queued as ")?;
-        rest.split_whitespace().next()
-    }
-}
-
-impl fmt::Display for Reply {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.code)?;
-        if let Some([class, subject, detail]) = self.enhanced {
-            write!(f, " {class}.{subject}.{detail}")?;
-        }
-        if !self.text.is_empty() {
-            write!(f, " {}", self.text.replace('\n', " / "))?;
-        }
-        Ok(())
-    }
-}
-
-/// What the server offered in its LHLO reply, as far as the client cares.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Capabilities {
-    /// PIPELINING (mandatory in LMTP, but a client does not rely on it).
-    pub pipelining: bool,
-    /// SIZE: the client then declares each message's size in MAIL FROM.
-    pub size: bool,
-}
-
-impl Capabilities {
-    /// Reads the keywords of an LHLO reply's text (first line: the server's name).
-    pub fn parse(text: &str) -> Capabilities {
-        let mut capabilities = Capabilities::default();
-        for line in text.lines().skip(1) {
-            let keyword = line.split_whitespace().next().unwrap_or("");
-            if keyword.eq_ignore_ascii_case("PIPELINING") {
-                capabilities.pipelining = true;
-            } else if keyword.eq_ignore_ascii_case("SIZE") {
-                capabilities.size = true;
-            }
-        }
-        capabilities
-    }
-}
-
-/// Buffered server input and the reply parser.
-#[derive(Default)]
-pub struct ReplyReader {
-    input: Vec<u8>,
-    start: usize,
-    receiver: ResponseReceiver,
-}
-
-impl ReplyReader {
-    /// Buffers bytes read from the server.
-    pub fn push(&mut self, bytes: &[u8]) {
-        if self.start == self.input.len() {
-            self.input.clear();
-            self.start = 0;
-        }
-        self.input.extend_from_slice(bytes);
-    }
-
-    /// The next complete reply, `Ok(None)` when more bytes are needed, or why the bytes are
-    /// not a reply.
-    pub fn next_reply(&mut self) -> Result<Option<Reply>, String> {
-        if self.start == self.input.len() {
-            return Ok(None);
-        }
-        let mut bytes = self.input[self.start..].iter();
-        let before = bytes.len();
-        let parsed = self.receiver.parse(&mut bytes);
-        self.start += before - bytes.len();
-        match parsed {
-            Ok(response) => {
-                self.receiver.reset();
-                if !(200..600).contains(&response.code) {
-                    return Err(format!("reply code {} out of range", response.code));
-                }
-                let enhanced = (response.esc != [0, 0, 0]).then_some(response.esc);
-                Ok(Some(Reply {
-                    code: response.code,
-                    enhanced,
-                    text: response.message,
-                }))
-            }
-            Err(smtp_proto::Error::NeedsMoreData { .. }) => Ok(None),
-            Err(error) => Err(format!("unparsable reply: {error:?}")),
-        }
-    }
+/// The queue id a server names in its acknowledgement (`250 2.0.0 Ok: queued as ID`, as
+/// mailcast and Postfix say it), if the text has one.
+pub fn queue_id(reply: &Reply) -> Option<&str> {
+    let (_, rest) = reply.text.split_once("queued as ")?;
+    rest.split_whitespace().next()
 }
 
 /// `LHLO name`.
@@ -183,6 +78,8 @@ fn line(out: &mut Vec<u8>, parts: &[&str]) {
 
 #[cfg(test)]
 mod tests {
+    use mailcast_outbound::EnhancedCode;
+
     use super::*;
 
     fn read_all(chunks: &[&[u8]]) -> Vec<Reply> {
@@ -207,7 +104,7 @@ mod tests {
         assert_eq!(expected[1].code, 550);
         assert_eq!(expected[1].text, "No such\nlist");
         assert_eq!(expected[2].enhanced, None);
-        assert_eq!(expected[3].queue_id(), Some("019ad3f0c2b1d-5e2a9c01"));
+        assert_eq!(queue_id(&expected[3]), Some("019ad3f0c2b1d-5e2a9c01"));
         for split in 0..=wire.len() {
             let (a, b) = wire.split_at(split);
             assert_eq!(read_all(&[a, b]), expected, "split at {split}");
@@ -228,14 +125,10 @@ mod tests {
 
     #[test]
     fn queue_ids_are_read_from_the_usual_texts() {
-        let reply = |text: &str| Reply {
-            code: 250,
-            enhanced: Some([2, 0, 0]),
-            text: text.into(),
-        };
-        assert_eq!(reply("Ok: queued as 4Xk9Lm").queue_id(), Some("4Xk9Lm"));
-        assert_eq!(reply("Ok: queued as 17").queue_id(), Some("17"));
-        assert_eq!(reply("<a@b> Delivered").queue_id(), None);
+        let reply = |text: &str| Reply::new(250, Some(EnhancedCode::new(2, 0, 0)), text);
+        assert_eq!(queue_id(&reply("Ok: queued as 4Xk9Lm")), Some("4Xk9Lm"));
+        assert_eq!(queue_id(&reply("Ok: queued as 17")), Some("17"));
+        assert_eq!(queue_id(&reply("<a@b> Delivered")), None);
         assert_eq!(
             reply("Ok: queued as 17").to_string(),
             "250 2.0.0 Ok: queued as 17"
@@ -245,18 +138,12 @@ mod tests {
     #[test]
     fn capabilities_come_from_the_keyword_lines() {
         let caps = Capabilities::parse("lists.example.org\nPIPELINING\nSIZE 33554432\n8BITMIME");
-        assert_eq!(
-            caps,
-            Capabilities {
-                pipelining: true,
-                size: true
-            }
-        );
+        assert!(caps.pipelining);
+        assert_eq!(caps.size, Some(33554432));
         // The first line is the server's name, even if it looks like a keyword.
-        assert_eq!(
-            Capabilities::parse("PIPELINING\nENHANCEDSTATUSCODES"),
-            Capabilities::default()
-        );
+        let caps = Capabilities::parse("PIPELINING\nENHANCEDSTATUSCODES");
+        assert!(!caps.pipelining);
+        assert!(caps.enhanced_status_codes);
     }
 
     #[test]

@@ -37,6 +37,7 @@ mod tests;
 
 pub use capabilities::Capabilities;
 pub use pipeline::{Feed, Pipeline};
+pub use reader::ReplyReader;
 pub use session::{Session, SessionConfig, Step, Timer};
 pub use transaction::Transaction;
 

@@ -12,7 +12,7 @@ use crate::reply::{EnhancedCode, Reply};
 
 /// Buffered server input and the reply parser.
 #[derive(Default)]
-pub(crate) struct ReplyReader {
+pub struct ReplyReader {
     input: Vec<u8>,
     start: usize,
     receiver: ResponseReceiver,
@@ -20,7 +20,7 @@ pub(crate) struct ReplyReader {
 
 impl ReplyReader {
     /// Buffers bytes received from the server.
-    pub(crate) fn push(&mut self, bytes: &[u8]) {
+    pub fn push(&mut self, bytes: &[u8]) {
         if self.start == self.input.len() {
             self.input.clear();
             self.start = 0;
@@ -30,7 +30,7 @@ impl ReplyReader {
 
     /// The next complete reply, `Ok(None)` when more bytes are needed, or the reason the bytes
     /// are not a valid reply.
-    pub(crate) fn next_reply(&mut self) -> Result<Option<Reply>, String> {
+    pub fn next_reply(&mut self) -> Result<Option<Reply>, String> {
         if self.start == self.input.len() {
             return Ok(None);
         }
