@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use mailcast_proto::lmtp::{BareLineEndings as SessionBare, Config as SessionConfig};
-use mailcast_spool::{CommitterOptions, Spool, Stage};
+use mailcast_spool::{CommitterOptions, Stage};
 use mailcast_store::Store;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -70,12 +70,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     std::fs::create_dir_all(&settings.var_dir)
         .with_context(|| format!("cannot create {}", settings.var_dir.display()))?;
     let store = Store::open(&settings.database_url).await?;
-    let spool = Spool::open(settings.spool_dir(), Default::default()).with_context(|| {
-        format!(
-            "cannot open the spool at {}",
-            settings.spool_dir().display()
-        )
-    })?;
+    let spool = settings.open_spool()?;
     let report = spool.recover().context("spool recovery failed")?;
     info!(?report, "spool recovered");
     let directory = Directory::load(&store).await?;

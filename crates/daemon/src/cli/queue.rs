@@ -3,7 +3,7 @@
 //! These commands read the spool directly (it is ordinary files); a running daemon notices
 //! entries moved back into a working stage at its next scan (within a few seconds).
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use mailcast_spool::{Durability, EntryId, Spool, Stage};
 
 use super::QueueCommand;
@@ -13,12 +13,7 @@ use crate::config::Settings;
 pub const WHICH_STAGE: &str = "whichq";
 
 pub fn run(settings: &Settings, cmd: QueueCommand) -> anyhow::Result<()> {
-    let spool = Spool::open(settings.spool_dir(), Default::default()).with_context(|| {
-        format!(
-            "cannot open the spool at {}",
-            settings.spool_dir().display()
-        )
-    })?;
+    let spool = settings.open_spool()?;
     match cmd {
         QueueCommand::List { stage: None } => {
             for (stage, n) in spool.counts()? {

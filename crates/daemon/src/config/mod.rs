@@ -274,6 +274,14 @@ impl Settings {
         self.var_dir.join("spool")
     }
 
+    /// Opens the spool at [`Settings::spool_dir`] with the default options; the error names
+    /// the directory.
+    pub fn open_spool(&self) -> anyhow::Result<mailcast_spool::Spool> {
+        let dir = self.spool_dir();
+        mailcast_spool::Spool::open(&dir, Default::default())
+            .with_context(|| format!("cannot open the spool at {}", dir.display()))
+    }
+
     /// Where generated MTA files go, `<var_dir>/data`.
     pub fn data_dir(&self) -> PathBuf {
         self.var_dir.join("data")

@@ -91,14 +91,8 @@ impl RunnerContext {
     /// A context for a process without runners (the CLI): opens the store, the spool and the
     /// directory itself. Work it queues is picked up by a running daemon's next scan.
     pub async fn open(settings: Arc<Settings>) -> anyhow::Result<RunnerContext> {
-        use anyhow::Context;
         let store = Store::open(&settings.database_url).await?;
-        let spool = Spool::open(settings.spool_dir(), Default::default()).with_context(|| {
-            format!(
-                "cannot open the spool at {}",
-                settings.spool_dir().display()
-            )
-        })?;
+        let spool = settings.open_spool()?;
         let directory = Directory::load(&store).await?;
         let posting = Arc::new(Posting::new(store.clone(), site_facts(&settings)));
         let relay = Relay::new(relay_config(&settings.smtp));

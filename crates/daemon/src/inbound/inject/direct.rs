@@ -10,7 +10,7 @@
 //! Not here: the hand-off to a running daemon (`handoff`), reading the message (`inject`).
 
 use mailcast_pipeline::{Refusal, intake};
-use mailcast_spool::{Spool, Submission};
+use mailcast_spool::Submission;
 use mailcast_store::Store;
 
 use super::{EX_DATAERR, EX_NOPERM, EX_NOUSER, EX_TEMPFAIL, Letter, exit};
@@ -74,8 +74,9 @@ async fn inject(settings: &Settings, letter: &Letter) -> anyhow::Result<()> {
         Plan::Refuse(Refusal { text, .. }) => Err(exit(EX_NOPERM, text)),
         Plan::Discard(_) => Ok(()),
         Plan::Store(envelope) => {
-            let spool = Spool::open(settings.spool_dir(), Default::default())
-                .map_err(|e| exit(EX_TEMPFAIL, e.to_string()))?;
+            let spool = settings
+                .open_spool()
+                .map_err(|e| exit(EX_TEMPFAIL, format!("{e:#}")))?;
             let mut submission = Submission::new(fixed, vec![envelope]);
             submission.original_size = Some(letter.original_size);
             spool
