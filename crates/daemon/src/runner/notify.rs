@@ -90,7 +90,7 @@ pub(crate) async fn held(
         );
         let rcpts = staff(ctx, address).await?;
         let id = parent.derive("nmod")?;
-        queue(
+        outgoing::create_notice_job(
             ctx,
             id.clone(),
             address,
@@ -113,7 +113,8 @@ pub(crate) async fn held(
         let body =
             notice::held_for_poster(list, about.post, poster, about.reasons, &generated.ids());
         let id = parent.derive("nposter")?;
-        queue(ctx, id.clone(), address, "", vec![poster.to_string()], body).await?;
+        outgoing::create_notice_job(ctx, id.clone(), address, "", vec![poster.to_string()], body)
+            .await?;
         queued.push(Work {
             stage: Stage::Outgoing,
             id,
@@ -139,7 +140,7 @@ pub(crate) async fn rejected(
     let generated = Generated::new(ctx);
     let body = notice::rejected(list, about.post, poster, about.reasons, &generated.ids());
     let id = about_id.derive("nreject")?;
-    queue(
+    outgoing::create_notice_job(
         ctx,
         id.clone(),
         list.address(),
@@ -172,18 +173,6 @@ pub(super) async fn staff(ctx: &RunnerContext, list: &ListAddress) -> anyhow::Re
         rcpts.push(ctx.settings.site_owner.clone());
     }
     Ok(rcpts)
-}
-
-async fn queue(
-    ctx: &RunnerContext,
-    id: EntryId,
-    list: &ListAddress,
-    mail_from: &str,
-    rcpts: Vec<String>,
-    body: Vec<u8>,
-) -> anyhow::Result<()> {
-    debug!(notice = %id, recipients = rcpts.len(), "queueing a notice");
-    outgoing::create_notice_job(ctx, id, list, mail_from, rcpts, body).await
 }
 
 /// Whether an automatic answer about `about` may go to `poster` (see the module docs).

@@ -39,8 +39,17 @@ pub(super) struct NewJob {
     pub body: Vec<u8>,
 }
 
-/// Creates the job for a post or owner mail; `None` if it already exists or has nobody to go to.
-pub(super) async fn post_job(
+/// Creates the delivery job for a processed post (or `-owner` mail) in `outgoing`, durably.
+///
+/// `parent` is the incoming entry; the job id is derived from it (`<parent>.out`, or
+/// `<parent>.owner` for owner mail), so a re-run after a crash finds the existing job and
+/// returns `Ok(None)`. `Ok(None)` also means nobody is to receive it (no enabled members).
+/// For members, `body` is the handlers' output: decorated when the plan is bulk, undecorated
+/// when each copy is rendered for its recipient (see [`plan_for_post`] and
+/// [`DeliveryPlan::decorate_in_pipeline`], which the caller must use with the same
+/// `post_number`). Owner mail is sent unmodified and in bulk, with the site owner as envelope
+/// sender; posts are sent from `LIST-bounces@HOST` (VERP-encoded when the plan says so).
+pub async fn create_post_job(
     ctx: &RunnerContext,
     parent: &EntryId,
     list: &ListInfo,
@@ -102,9 +111,11 @@ pub(super) async fn post_job(
     write(ctx, job).await
 }
 
-/// Creates a bulk job for a message mailcast generated; an existing job is left alone, and
-/// recipients that are not addresses are left out (logged).
-pub(super) async fn notice_job(
+/// Creates a bulk job for a message mailcast generated (a notice, a reply) to explicit
+/// addresses, with the given envelope sender (`""` for the null sender). An existing job with
+/// this `id` is left as it is, and recipients that are not addresses are left out (logged).
+/// Failures of notices are not scored as member bounces.
+pub async fn create_notice_job(
     ctx: &RunnerContext,
     id: EntryId,
     list: &ListAddress,
@@ -112,6 +123,7 @@ pub(super) async fn notice_job(
     rcpts: Vec<String>,
     body: Vec<u8>,
 ) -> anyhow::Result<()> {
+    debug!(notice = %id, recipients = rcpts.len(), "queueing a notice");
     let mut lines: Vec<String> = Vec::with_capacity(rcpts.len());
     let mut seen = HashSet::new();
     for rcpt in rcpts {

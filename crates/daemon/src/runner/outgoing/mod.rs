@@ -49,13 +49,13 @@ use mailcast_pipeline::personalize::Personalizer;
 use mailcast_spool::{EntryId, EntryMeta, Stage};
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::directory::ListInfo;
 use crate::runner::RunnerContext;
 use bulk::Bulk;
 use fanout::Copies;
 use job::{JobAttrs, Mode};
 use personalized::Personalized;
 
+pub use create::{create_notice_job, create_post_job};
 pub use mode::{DeliveryPlan, plan_for_post};
 
 /// Who a post or owner mail goes to.
@@ -69,41 +69,6 @@ pub enum Audience {
     },
     /// The owners and moderators with delivery enabled (the site owner if there are none).
     OwnersAndModerators,
-}
-
-/// Creates the delivery job for a processed post (or `-owner` mail) in `outgoing`, durably.
-///
-/// `parent` is the incoming entry; the job id is derived from it (`<parent>.out`, or
-/// `<parent>.owner` for owner mail), so a re-run after a crash finds the existing job and
-/// returns `Ok(None)`. `Ok(None)` also means nobody is to receive it (no enabled members).
-/// For members, `body` is the handlers' output: decorated when the plan is bulk, undecorated
-/// when each copy is rendered for its recipient (see [`plan_for_post`] and
-/// [`DeliveryPlan::decorate_in_pipeline`], which the caller must use with the same
-/// `post_number`). Owner mail is sent unmodified and in bulk, with the site owner as envelope
-/// sender; posts are sent from `LIST-bounces@HOST` (VERP-encoded when the plan says so).
-pub async fn create_post_job(
-    ctx: &RunnerContext,
-    parent: &EntryId,
-    list: &ListInfo,
-    body: Vec<u8>,
-    audience: Audience,
-    post_number: u64,
-) -> anyhow::Result<Option<EntryId>> {
-    create::post_job(ctx, parent, list, body, audience, post_number).await
-}
-
-/// Creates a bulk job for a message mailcast generated (a notice, a reply) to explicit
-/// addresses, with the given envelope sender (`""` for the null sender). An existing job with
-/// this `id` is left as it is. Failures of notices are not scored as member bounces.
-pub async fn create_notice_job(
-    ctx: &RunnerContext,
-    id: EntryId,
-    list: &ListAddress,
-    mail_from: &str,
-    rcpts: Vec<String>,
-    body: Vec<u8>,
-) -> anyhow::Result<()> {
-    create::notice_job(ctx, id, list, mail_from, rcpts, body).await
 }
 
 /// Delivers the rest of job `id`, which is in the `outgoing` stage, and finishes it (bounces,
