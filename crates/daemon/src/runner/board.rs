@@ -23,6 +23,16 @@ pub(crate) struct Work {
     pub id: EntryId,
 }
 
+impl Work {
+    /// A delivery job in `outgoing`.
+    pub(crate) fn outgoing(id: EntryId) -> Work {
+        Work {
+            stage: Stage::Outgoing,
+            id,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Queued,

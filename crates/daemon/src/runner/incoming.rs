@@ -135,13 +135,7 @@ async fn forward_to_owners(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<
     remove(ctx, &id).await?;
     info!("owner mail forwarded to the owners and moderators");
     metrics::counter!("mailcast_owner_mail_total").increment(1);
-    Ok(job
-        .into_iter()
-        .map(|id| Work {
-            stage: Stage::Outgoing,
-            id,
-        })
-        .collect())
+    Ok(job.into_iter().map(Work::outgoing).collect())
 }
 
 /// What the posting chain decided, with what each outcome needs.
@@ -271,13 +265,7 @@ async fn accept(
         .as_ref()
         .map_or("none (exists, or no recipients)", |j| j.as_str());
     info!(post_number, job = job_id, "post accepted");
-    Ok(job
-        .into_iter()
-        .map(|id| Work {
-            stage: Stage::Outgoing,
-            id,
-        })
-        .collect())
+    Ok(job.into_iter().map(Work::outgoing).collect())
 }
 
 /// The post's number: the one stored in the entry by an earlier run, or the next one of the

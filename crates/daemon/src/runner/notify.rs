@@ -21,7 +21,7 @@ use mailcast_model::{DeliveryStatus, EmailAddress, ListAddress};
 use mailcast_pipeline::ListContext;
 use mailcast_pipeline::message::Message;
 use mailcast_pipeline::notice::{self, NoticeIds};
-use mailcast_spool::{EntryId, Stage};
+use mailcast_spool::EntryId;
 use tracing::debug;
 
 use super::RunnerContext;
@@ -99,10 +99,7 @@ pub(crate) async fn held(
             body,
         )
         .await?;
-        queued.push(Work {
-            stage: Stage::Outgoing,
-            id,
-        });
+        queued.push(Work::outgoing(id));
     }
     if let Some(poster) = about.poster
         && may_answer(ctx, about, poster)
@@ -115,10 +112,7 @@ pub(crate) async fn held(
         let id = parent.derive("nposter")?;
         outgoing::create_notice_job(ctx, id.clone(), address, "", vec![poster.to_string()], body)
             .await?;
-        queued.push(Work {
-            stage: Stage::Outgoing,
-            id,
-        });
+        queued.push(Work::outgoing(id));
     } else {
         debug!("the poster is not told about the hold");
     }
@@ -149,10 +143,7 @@ pub(crate) async fn rejected(
         body,
     )
     .await?;
-    Ok(Some(Work {
-        stage: Stage::Outgoing,
-        id,
-    }))
+    Ok(Some(Work::outgoing(id)))
 }
 
 /// The owners and moderators with delivery enabled, each once; the site owner when there are
