@@ -8,9 +8,10 @@
 
 mod support;
 
-use mailcast_outbound::sink::{Received, SinkConfig};
+use mailcast_outbound::sink::{Received, Sink, SinkConfig};
 use support::{
-    Site, body, header, message, message_with, post, received_by, sink_port, start_sink, wait_until,
+    Daemon, Site, body, header, message, message_with, post, received_by, sink_port, start_sink,
+    wait_until,
 };
 
 const LIST: &str = "ant@example.org";
@@ -62,6 +63,22 @@ async fn after_barrier(
         .into_iter()
         .filter(|r| header(&r.data, "Subject").is_none_or(|s| !s.contains("Barrier")))
         .collect()
+}
+
+/// A list that sends no notices about holds, a running daemon, and `post` from an outsider
+/// held on it (accepted at LMTP time); returns them with the held post's id.
+async fn quietly_held(post_body: &[u8]) -> (Sink, Site, Daemon, String) {
+    let sink = start_sink(SinkConfig::smtp()).await;
+    let site = site_with_list(
+        sink_port(&sink),
+        &["admin_immed_notify=false", "respond_to_post_requests=false"],
+    );
+    let daemon = site.start().await;
+    let reply = post(site.lmtp, OUTSIDER, LIST, post_body).await;
+    assert_eq!(reply.code, 250, "{reply:?}");
+    wait_until("the post is held", || held_ids(&site).len() == 1).await;
+    let id = held_ids(&site)[0].to_string();
+    (sink, site, daemon, id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -241,23 +258,8 @@ async fn a_post_that_already_went_through_the_list_is_refused_as_a_loop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rejected_held_post_sends_the_reason_to_the_sender() {
-    let sink = start_sink(SinkConfig::smtp()).await;
-    let site = site_with_list(
-        sink_port(&sink),
-        &["admin_immed_notify=false", "respond_to_post_requests=false"],
-    );
-    let daemon = site.start().await;
-
-    let reply = post(
-        site.lmtp,
-        OUTSIDER,
-        LIST,
-        &message(OUTSIDER, LIST, "Off topic", "Something else.\n"),
-    )
-    .await;
-    assert_eq!(reply.code, 250, "{reply:?}");
-    wait_until("the post is held", || held_ids(&site).len() == 1).await;
-    let id = held_ids(&site)[0].to_string();
+    let (sink, site, daemon, id) =
+        quietly_held(&message(OUTSIDER, LIST, "Off topic", "Something else.\n")).await;
     let out = site.ok(&[
         "held",
         "reject",
@@ -392,23 +394,9 @@ async fn a_banned_sender_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_discarded_held_post_is_gone_without_a_word() {
-    let sink = start_sink(SinkConfig::smtp()).await;
-    let site = site_with_list(
-        sink_port(&sink),
-        &["admin_immed_notify=false", "respond_to_post_requests=false"],
-    );
-    let daemon = site.start().await;
-
-    let reply = post(
-        site.lmtp,
-        OUTSIDER,
-        LIST,
-        &message(OUTSIDER, LIST, "Noise", "Noise.\n"),
-    )
-    .await;
-    assert_eq!(reply.code, 250, "{reply:?}");
-    wait_until("the post is held", || held_ids(&site).len() == 1).await;
-    site.ok(&["held", "discard", LIST, &held_ids(&site)[0].to_string()]);
+    let (sink, site, daemon, id) =
+        quietly_held(&message(OUTSIDER, LIST, "Noise", "Noise.\n")).await;
+    site.ok(&["held", "discard", LIST, &id]);
     assert!(held_ids(&site).is_empty());
     assert_eq!(site.queue_count("held"), 0);
     let before = after_barrier(&site, &sink, 0).await;

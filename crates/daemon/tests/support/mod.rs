@@ -291,25 +291,9 @@ impl Daemon {
     }
 
     /// Stops it with SIGTERM (graceful shutdown) and waits; panics if it does not exit cleanly.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
         signal(self.child.id(), "TERM");
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait for mailcast") {
-                assert!(
-                    status.success(),
-                    "mailcast serve exited with {status}:\n{}",
-                    self.log()
-                );
-                return;
-            }
-            assert!(
-                started.elapsed() < DEADLINE,
-                "mailcast serve did not stop:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.wait_exit().await;
     }
 
     /// Waits for the process to exit on its own (after a signal sent elsewhere); panics unless
