@@ -88,7 +88,7 @@ pub(super) async fn deliver_pending(
         relay: relay.clone(),
         id: id.clone(),
         copies,
-        feeder: tokio::sync::Mutex::new(Feeder { rx }),
+        batches: tokio::sync::Mutex::new(rx),
         recording: tokio::sync::Mutex::new(()),
         down: Mutex::new(None),
         tally: Mutex::new(Tally::default()),
@@ -112,7 +112,7 @@ pub(super) async fn deliver_pending(
         }
     }
     // The workers are gone: closing the channel ends the reader at its next send.
-    shared.feeder.lock().await.rx.close();
+    shared.batches.lock().await.close();
     let read = reader.await.context("the recipient reader panicked")?;
     result?;
     read.with_context(|| format!("cannot read the recipients of job {id}"))?;
@@ -120,13 +120,10 @@ pub(super) async fn deliver_pending(
 }
 
 /// Reads the pending batches into the channel until the end or until nobody listens.
-fn feed(
-    spool: &Spool,
-    id: &EntryId,
-    tx: &mpsc::Sender<(u64, Vec<String>)>,
-) -> mailcast_spool::Result<()> {
+fn feed(spool: &Spool, id: &EntryId, tx: &mpsc::Sender<Batch>) -> mailcast_spool::Result<()> {
     for batch in spool.pending_batches(id)? {
-        if tx.blocking_send(batch?).is_err() {
+        let (number, lines) = batch?;
+        if tx.blocking_send(Batch { number, lines }).is_err() {
             break;
         }
     }
@@ -138,7 +135,8 @@ struct Shared {
     relay: Relay,
     id: EntryId,
     copies: Copies,
-    feeder: tokio::sync::Mutex<Feeder>,
+    /// The reader's batches, taken one at a time by the workers.
+    batches: tokio::sync::Mutex<mpsc::Receiver<Batch>>,
     /// Serializes appends to the job's progress log.
     recording: tokio::sync::Mutex<()>,
     /// Set once the relay could not be reached: the outcome for everything not yet sent.
@@ -171,24 +169,11 @@ impl Metrics {
     }
 }
 
-/// Hands out the batches the reader sends, one per transaction (bulk) or pipelined run
-/// (personalized).
-struct Feeder {
-    rx: mpsc::Receiver<(u64, Vec<String>)>,
-}
-
-/// One batch: the work of one worker until its line is recorded.
-struct Unit {
-    batch: u64,
+/// One batch of recipient lines: the work of one worker until its line is recorded; one
+/// transaction (bulk) or one pipelined run (personalized).
+struct Batch {
+    number: u64,
     lines: Vec<String>,
-}
-
-impl Feeder {
-    /// The next batch. Cancel-safe: it awaits only the channel.
-    async fn next(&mut self) -> Option<Unit> {
-        let (batch, lines) = self.rx.recv().await?;
-        Some(Unit { batch, lines })
-    }
 }
 
 /// One worker: take a batch, send it, count its outcomes, record its line.
@@ -197,33 +182,34 @@ async fn work(shared: Arc<Shared>) -> anyhow::Result<()> {
         if shared.abort.is_cancelled() || shared.stop.is_cancelled() {
             return Ok(());
         }
-        let unit = {
-            let mut feeder = shared.feeder.lock().await;
+        let batch = {
+            let mut batches = shared.batches.lock().await;
+            // Cancel-safe: receiving awaits only the channel.
             tokio::select! {
-                unit = feeder.next() => unit,
+                batch = batches.recv() => batch,
                 () = shared.stop.cancelled() => None,
                 () = shared.abort.cancelled() => None,
             }
         };
-        let Some(unit) = unit else {
+        let Some(batch) = batch else {
             return Ok(());
         };
-        let outcomes = shared.send(&unit).await;
-        let failures = shared.account(&unit, &outcomes);
-        shared.record(unit.batch, failures).await?;
+        let outcomes = shared.send(&batch).await;
+        let failures = shared.account(&batch, &outcomes);
+        shared.record(batch.number, failures).await?;
     }
 }
 
 impl Shared {
     /// Sends one batch (or defers it at once when the relay is known to be down).
-    async fn send(&self, unit: &Unit) -> Vec<RcptOutcome> {
+    async fn send(&self, batch: &Batch) -> Vec<RcptOutcome> {
         if let Some(down) = lock(&self.down).clone() {
-            return vec![down; unit.lines.len()];
+            return vec![down; batch.lines.len()];
         }
         let started = Instant::now();
         let (outcomes, transactions) = match &self.copies {
-            Copies::Bulk(bulk) => bulk.send(&self.relay, &unit.lines).await,
-            Copies::Personalized(personal) => personal.send(&self.relay, &unit.lines).await,
+            Copies::Bulk(bulk) => bulk.send(&self.relay, &batch.lines).await,
+            Copies::Personalized(personal) => personal.send(&self.relay, &batch.lines).await,
         };
         self.metrics
             .transaction_seconds
@@ -236,10 +222,10 @@ impl Shared {
     }
 
     /// Counts a sent batch's outcomes; returns the failures and deferrals its line records.
-    fn account(&self, unit: &Unit, outcomes: &[RcptOutcome]) -> Vec<Outcome> {
+    fn account(&self, batch: &Batch, outcomes: &[RcptOutcome]) -> Vec<Outcome> {
         let mut counts = [0u64; 3];
         let mut failures = Vec::new();
-        for (line, outcome) in unit.lines.iter().zip(outcomes) {
+        for (line, outcome) in batch.lines.iter().zip(outcomes) {
             let status = match outcome {
                 RcptOutcome::Delivered => {
                     counts[0] += 1;
