@@ -91,17 +91,40 @@ pub fn fix_headers(
     Ok(rewrite.headers())
 }
 
-/// Applies the intake fix-ups to a whole message held in memory.
+/// Applies the intake fix-ups to a whole message held in memory; see
+/// [`fix_message_in_place`] to spare the copy when the caller owns the buffer.
 pub fn fix_message(
     raw: &[u8],
     envelope_sender: &str,
     generated_message_id: &str,
 ) -> Result<Vec<u8>, IntakeError> {
-    let raw = strip_mbox_from_line(raw);
-    let split = split_header_section(raw).unwrap_or(raw.len());
-    let mut out = fix_headers(&raw[..split], envelope_sender, generated_message_id)?;
-    out.extend_from_slice(&raw[split..]);
-    Ok(out)
+    fix_message_in_place(raw.to_vec(), envelope_sender, generated_message_id)
+}
+
+/// Applies the intake fix-ups to a whole message in the caller's buffer: the fixed header
+/// section is spliced over the received one (the mbox `From ` line included), so the body
+/// moves at most once and is never copied to a new buffer.
+pub fn fix_message_in_place(
+    mut message: Vec<u8>,
+    envelope_sender: &str,
+    generated_message_id: &str,
+) -> Result<Vec<u8>, IntakeError> {
+    let end = split_header_section(&message).unwrap_or(message.len());
+    let fixed = fix_headers(&message[..end], envelope_sender, generated_message_id)?;
+    splice_head(&mut message, end, &fixed);
+    Ok(message)
+}
+
+/// Replaces `buffer[..old_len]` with `head`, moving the bytes after it once.
+fn splice_head(buffer: &mut Vec<u8>, old_len: usize, head: &[u8]) {
+    let rest = old_len..buffer.len();
+    let rest_len = rest.len();
+    if head.len() > old_len {
+        buffer.resize(head.len() + rest_len, 0);
+    }
+    buffer.copy_within(rest, head.len());
+    buffer.truncate(head.len() + rest_len);
+    buffer[..head.len()].copy_from_slice(head);
 }
 
 /// Mailman's fix for bracketed Message-IDs: `[x]`, `<[x]>` (and `<[x]`, `[x]>`) become `<x>`.
@@ -204,6 +227,45 @@ mod tests {
             b"From: a@x\r\n\r\n"
         );
         assert_eq!(strip_delivery_fields(b"Return-Path: <>"), b"");
+    }
+
+    #[test]
+    fn splice_head_replaces_the_header_section_whatever_its_new_length() {
+        for (head, want) in [
+            (
+                &b"Longer: header\r\n\r\n"[..],
+                &b"Longer: header\r\n\r\nbody\r\n"[..],
+            ),
+            (b"S: x\r\n\r\n", b"S: x\r\n\r\nbody\r\n"),
+            (b"", b"body\r\n"),
+        ] {
+            let mut buffer = b"Subj: x\r\n\r\nbody\r\n".to_vec();
+            splice_head(&mut buffer, 11, head);
+            assert_eq!(buffer, want, "{:?}", String::from_utf8_lossy(head));
+        }
+        let mut all_head = b"A: b\r\n".to_vec();
+        splice_head(&mut all_head, 6, b"A: b\r\nX: y\r\n\r\n");
+        assert_eq!(all_head, b"A: b\r\nX: y\r\n\r\n");
+    }
+
+    #[test]
+    fn in_place_fix_is_the_fixed_header_section_followed_by_the_body() {
+        for raw in [
+            &b"From: a@x\r\nMessage-ID: <m@x>\r\n\r\nbody\r\n.\r\n"[..],
+            b"From a@x Mon Jan  1 00:00:00 2024\r\nFrom: a@x\r\n\r\nbody\r\n",
+            b"Subject: no body\r\n",
+        ] {
+            let stripped = strip_mbox_from_line(raw);
+            let split = split_header_section(stripped).unwrap_or(stripped.len());
+            let mut want = fix_headers(&stripped[..split], "a@x", "<gen@h>").unwrap();
+            want.extend_from_slice(&stripped[split..]);
+            let got = fix_message_in_place(raw.to_vec(), "a@x", "<gen@h>").unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want)
+            );
+        }
+        assert!(fix_message_in_place(b"\r\nno headers\r\n".to_vec(), "a@x", "<gen@h>").is_err());
     }
 
     #[test]

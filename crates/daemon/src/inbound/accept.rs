@@ -11,8 +11,8 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mailcast_pipeline::intake::{self, IntakeError};
-use mailcast_pipeline::{Refusal, split_header_section};
+use mailcast_pipeline::Refusal;
+use mailcast_pipeline::intake;
 use mailcast_proto::Reply;
 use mailcast_proto::lmtp::{Config as SessionConfig, Transaction, Verdict};
 use mailcast_spool::{Body, Committer, EntryId, SpillFile, Spool, Submission};
@@ -162,7 +162,7 @@ impl Acceptor {
         // section spliced over the received one. For a spilled message, the fixed header
         // section alone (the rest is in the file).
         let (message, spill) = match spill {
-            None => match fix_in_place(body, &reverse_path, &generated_id) {
+            None => match intake::fix_message_in_place(body, &reverse_path, &generated_id) {
                 Ok(message) => (message, None),
                 Err(e) => return Ok(vec![to_reply(&e.refusal()); n]),
             },
@@ -247,32 +247,6 @@ impl Acceptor {
     }
 }
 
-/// Applies the intake fix-ups to a message held in memory, in its own buffer: the fixed header
-/// section replaces the received one and the body after it is moved once (the buffer grows
-/// only if the new header section does not fit in its spare capacity).
-fn fix_in_place(
-    mut message: Vec<u8>,
-    envelope_sender: &str,
-    generated_message_id: &str,
-) -> Result<Vec<u8>, IntakeError> {
-    let end = split_header_section(&message).unwrap_or(message.len());
-    let fixed = intake::fix_headers(&message[..end], envelope_sender, generated_message_id)?;
-    splice_head(&mut message, end, &fixed);
-    Ok(message)
-}
-
-/// Replaces `buffer[..old_len]` with `head`, moving the bytes after it once.
-fn splice_head(buffer: &mut Vec<u8>, old_len: usize, head: &[u8]) {
-    let rest = old_len..buffer.len();
-    let rest_len = rest.len();
-    if head.len() > old_len {
-        buffer.resize(head.len() + rest_len, 0);
-    }
-    buffer.copy_within(rest, head.len());
-    buffer.truncate(head.len() + rest_len);
-    buffer[..head.len()].copy_from_slice(head);
-}
-
 /// A pipeline refusal as an LMTP reply.
 pub fn to_reply(refusal: &Refusal) -> Reply {
     let mut parts = refusal
@@ -304,45 +278,4 @@ fn spool_failure(e: &mailcast_spool::Error) -> Reply {
         );
     }
     temporary_failure()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splice_head_replaces_the_header_section_whatever_its_new_length() {
-        for (head, want) in [
-            (
-                &b"Longer: header\r\n\r\n"[..],
-                &b"Longer: header\r\n\r\nbody\r\n"[..],
-            ),
-            (b"S: x\r\n\r\n", b"S: x\r\n\r\nbody\r\n"),
-            (b"", b"body\r\n"),
-        ] {
-            let mut buffer = b"Subj: x\r\n\r\nbody\r\n".to_vec();
-            splice_head(&mut buffer, 11, head);
-            assert_eq!(buffer, want, "{:?}", String::from_utf8_lossy(head));
-        }
-        let mut all_head = b"A: b\r\n".to_vec();
-        splice_head(&mut all_head, 6, b"A: b\r\nX: y\r\n\r\n");
-        assert_eq!(all_head, b"A: b\r\nX: y\r\n\r\n");
-    }
-
-    #[test]
-    fn fix_in_place_matches_the_whole_message_fix() {
-        for raw in [
-            &b"From: a@x\r\nMessage-ID: <m@x>\r\n\r\nbody\r\n.\r\n"[..],
-            b"From a@x Mon Jan  1 00:00:00 2024\r\nFrom: a@x\r\n\r\nbody\r\n",
-            b"Subject: no body\r\n",
-        ] {
-            let want = intake::fix_message(raw, "a@x", "<gen@h>").unwrap();
-            let got = fix_in_place(raw.to_vec(), "a@x", "<gen@h>").unwrap();
-            assert_eq!(
-                String::from_utf8_lossy(&got),
-                String::from_utf8_lossy(&want)
-            );
-        }
-        assert!(fix_in_place(b"\r\nno headers\r\n".to_vec(), "a@x", "<gen@h>").is_err());
-    }
 }

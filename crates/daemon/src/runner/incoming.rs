@@ -93,7 +93,7 @@ async fn load(ctx: &RunnerContext, id: &EntryId) -> anyhow::Result<Entry> {
         // Maildir deliveries carry the delivery agent's fields and Unix line ends.
         let generated = format!("<{id}@{}>", ctx.settings.hostname);
         let received = intake::crlf_line_ends(intake::strip_delivery_fields(&body)).into_owned();
-        intake::fix_message(&received, &meta.mail_from, &generated)
+        intake::fix_message_in_place(received, &meta.mail_from, &generated)
             .map_err(|e| Unprocessable::error(e.to_string()))?
     } else {
         body
