@@ -20,25 +20,8 @@ LOADGEN=$ROOT/target/release/mailcast-loadgen
 
 cd "$ROOT"
 cargo build --release -q -p mailcast -p mailcast-loadgen
-mkdir -p "$WORK"
-cat > "$WORK/mailcast.toml" <<TOML
-[paths]
-var_dir = "var"
-[lmtp]
-listen = "127.0.0.1:$PORT"
-[rest]
-listen = "127.0.0.1:$REST_PORT"
-[runner]
-enabled = false
-[maildir]
-enabled = false
-[logging]
-level = "warn"
-TOML
-mc() { "$MAILCAST" --config "$WORK/mailcast.toml" "$@"; }
-mc domains add lists.example.org > /dev/null
-mc lists create bench@lists.example.org > /dev/null
-mc members add bench@lists.example.org loadgen@example.net > /dev/null
+. "$ROOT/bench/lmtp/site.sh"
+make_site "$WORK" "$PORT" "$REST_PORT"
 
 server_pid=""
 start_server() {

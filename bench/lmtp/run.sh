@@ -45,6 +45,8 @@ cargo bench -q -p mailcast-spool --bench commit --no-run 2>/dev/null
 mkdir -p "$WORK" "$RESULTS"
 : > "$RAW"
 
+. "$ROOT/bench/lmtp/site.sh"
+
 floor16() {
     # The spool bench's part (a), in a directory of our own (others may run it too).
     SPOOL_BENCH_DIR=$WORK/floor SPOOL_BENCH_PARTS=a \
@@ -86,25 +88,7 @@ echo "load before: $(uptime)" | tee "$WORK/load.txt"
 #    costs far more CPU (the inode allocator skips every inode deleted in the last ~30 s).
 for c in $CONNS; do
     site=$WORK/site-$STAMP-$c
-    mkdir -p "$site"
-    cat > "$site/mailcast.toml" <<TOML
-[paths]
-var_dir = "var"
-[lmtp]
-listen = "127.0.0.1:$PORT"
-[rest]
-listen = "127.0.0.1:$REST_PORT"
-[runner]
-enabled = false
-[maildir]
-enabled = false
-[logging]
-level = "warn"
-TOML
-    mc() { "$MAILCAST" --config "$site/mailcast.toml" "$@" > /dev/null; }
-    mc domains add lists.example.org
-    mc lists create bench@lists.example.org
-    mc members add bench@lists.example.org loadgen@example.net
+    make_site "$site" "$PORT" "$REST_PORT"
     "$MAILCAST" --config "$site/mailcast.toml" serve 2> "$site/serve.log" &
     server_pid=$!
     for _ in $(seq 100); do
