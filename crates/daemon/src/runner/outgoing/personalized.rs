@@ -40,7 +40,7 @@ impl Personalized {
     /// Sends each recipient line of a batch its own copy, pipelined on one connection at a
     /// time. Returns one outcome per line, in order, and the number of transactions started.
     pub async fn send(&self, relay: &Relay, lines: &[String]) -> (Vec<RcptOutcome>, u64) {
-        let mut source = Copies {
+        let mut source = BatchCopies {
             job: self,
             lines,
             next: 0,
@@ -93,7 +93,7 @@ impl Personalized {
 }
 
 /// The copies of one batch, produced as the connection asks for them and answered in order.
-struct Copies<'a> {
+struct BatchCopies<'a> {
     job: &'a Personalized,
     lines: &'a [String],
     /// The next line to build a copy for.
@@ -106,7 +106,7 @@ struct Copies<'a> {
     transactions: u64,
 }
 
-impl MessageSource for Copies<'_> {
+impl MessageSource for BatchCopies<'_> {
     fn next_message(&mut self) -> Option<Message> {
         while self.next < self.lines.len() {
             let index = self.next;
