@@ -2,10 +2,13 @@
 //!
 //! The binary (`main.rs`) only parses arguments and reports errors; everything else is here so
 //! that tests and benchmarks can drive it. Modules follow the mail's path:
-//! [`inbound`] (LMTP, inject, Maildir) → spool → [`runner`] (pipeline, moderation, delivery) →
-//! outbound SMTP; beside them [`cli`], [`config`], [`directory`] (the in-memory view of lists),
-//! [`posting`] (pipeline inputs), [`mta`] (the MTA's files) and [`http`] (`/metrics`).
+//! [`inbound`] (LMTP, inject, Maildir) → spool → [`runner`] (pipeline, moderation, commands,
+//! delivery) → outbound SMTP; beside them [`admin`] (every operation the CLI, email commands
+//! and REST API ask for), [`outbox`] (every mail mailcast generates), [`cli`], [`config`],
+//! [`directory`] (the in-memory view of lists), [`posting`] (pipeline inputs), [`mta`] (the
+//! MTA's files) and [`http`] (`/metrics`).
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod directory;
@@ -14,6 +17,7 @@ pub mod ids;
 pub mod inbound;
 pub mod logging;
 pub mod mta;
+pub mod outbox;
 pub mod posting;
 pub mod runner;
 pub mod serve;

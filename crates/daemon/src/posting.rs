@@ -21,6 +21,7 @@ use crate::directory::ListInfo;
 pub fn site_facts(settings: &crate::config::Settings) -> SiteFacts {
     SiteFacts {
         site_email: settings.site_owner.clone(),
+        email_commands_max_lines: settings.site.email_commands_max_lines,
         ..SiteFacts::default()
     }
 }

@@ -137,15 +137,15 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     );
     let runners = if settings.runner.enabled {
         Some(runner::start(
-            RunnerContext {
-                settings: settings.clone(),
-                store: store.clone(),
-                spool: spool.clone(),
-                directory: directory.clone(),
+            RunnerContext::new(
+                settings.clone(),
+                store.clone(),
+                spool.clone(),
+                directory.clone(),
                 posting,
-                relay: mailcast_outbound::Relay::new(runner::relay_config(&settings.smtp)),
-                shutdown: shutdown.clone(),
-            },
+                mailcast_outbound::Relay::new(runner::relay_config(&settings.smtp)),
+                shutdown.clone(),
+            ),
             wake_tx,
             wake_rx,
             shutdown.clone(),

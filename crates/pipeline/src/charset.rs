@@ -97,6 +97,26 @@ impl Charset {
                 .map(|text| text.into_owned()),
         }
     }
+
+    /// Decodes `bytes`, replacing what is not valid in this charset with U+FFFD (Python's
+    /// `errors='replace'`).
+    pub fn decode_lossy(self, bytes: &[u8]) -> String {
+        match self {
+            Charset::Ascii => bytes
+                .iter()
+                .map(|&b| {
+                    if b.is_ascii() {
+                        char::from(b)
+                    } else {
+                        '\u{fffd}'
+                    }
+                })
+                .collect(),
+            Charset::Latin1 => bytes.iter().map(|&b| char::from(b)).collect(),
+            Charset::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
+            Charset::Other(encoding) => encoding.decode_without_bom_handling(bytes).0.into_owned(),
+        }
+    }
 }
 
 /// The conventional MIME spelling of an `encoding_rs` encoding.
@@ -145,5 +165,17 @@ mod tests {
         assert_eq!(koi8.encode("日本"), None);
         assert!(Charset::from_label("iso-2022-jp").unwrap().is_stateful());
         assert_eq!(Charset::Utf8.decode(b"\xff"), None);
+    }
+
+    #[test]
+    fn lossy_decoding_replaces_what_does_not_fit() {
+        for (charset, bytes, want) in [
+            (Charset::Ascii, &b"caf\xe9"[..], "caf\u{fffd}"),
+            (Charset::Latin1, b"caf\xe9", "café"),
+            (Charset::Utf8, b"a\xffb", "a\u{fffd}b"),
+            (Charset::from_label("koi8-r").unwrap(), b"\xf0\xd2", "Пр"),
+        ] {
+            assert_eq!(charset.decode_lossy(bytes), want, "{charset:?}");
+        }
     }
 }

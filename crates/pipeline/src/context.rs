@@ -185,6 +185,13 @@ impl ListContext {
         &self.compiled.problems
     }
 
+    /// The value of a list-level template placeholder (`$listname`, `$display_name`,
+    /// `$request_email`, ...: Mailman's `expand` and decoration substitutions), `None` for a
+    /// name that is not one.
+    pub fn placeholder(&self, name: &str) -> Option<String> {
+        list_placeholder(&self.address, &self.settings, &self.site, name)
+    }
+
     /// The list's display name, or its name when the setting is empty.
     pub fn display_name(&self) -> &str {
         let name = self.settings.display_name.0.trim();

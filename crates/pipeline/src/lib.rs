@@ -11,7 +11,11 @@
 //!   reject or discard;
 //! - [`handlers`]: what an accepted post gets (cleanse, cook-headers, subject prefix, RFC 2369
 //!   headers, decoration), and [`personalize`] for one copy per recipient;
-//! - [`notice`]: the mails the list sends about a post (held, rejected).
+//! - [`notice`]: the mails the list sends about a post (held, rejected);
+//! - [`commands`]: the email command language of `-request` mail, and its results reply;
+//! - [`membership_notice`]: the texts of confirmations, welcome and goodbye messages, owner
+//!   notices and autoresponses, from the named [`templates`];
+//! - [`generated`]: the one builder that turns any of those into a mail.
 //!
 //! Messages are rewritten by splicing ([`rewrite`]): untouched header fields and the body stay
 //! byte-identical.
@@ -27,19 +31,24 @@
 pub mod approval;
 pub mod chain;
 pub mod charset;
+pub mod commands;
 pub mod context;
 pub mod encoded_word;
+pub mod generated;
 pub mod handlers;
 pub mod header_block;
 pub mod intake;
+pub mod membership_notice;
 pub mod message;
 pub(crate) mod mime;
 pub mod notice;
 pub(crate) mod patterns;
 pub mod personalize;
+pub(crate) mod pytext;
 pub mod rewrite;
 pub mod rules;
 pub mod template;
+pub mod templates;
 
 pub use context::{ListContext, MessageFacts, RecipientFacts, SenderFacts, SiteFacts};
 pub use header_block::{ParseError, split_header_section};

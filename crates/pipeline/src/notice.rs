@@ -1,6 +1,7 @@
 //! The mails a list sends about a post: to the moderators when it is held, to the poster when
-//! it is held and when it is rejected. Built with mail-builder; every value that could vary
-//! (Message-ID, Date, boundary, confirmation token) is a parameter, so the builders are pure.
+//! it is held and when it is rejected. Every value that could vary (Message-ID, Date,
+//! boundary, confirmation token) is a parameter, so the builders are pure. The bytes come from
+//! [`crate::generated::build`], the builder of every generated mail.
 //!
 //! All notices carry `Auto-Submitted: auto-generated` (RFC 3834) and no `Precedence`. As in
 //! Mailman, the moderators' notice comes from and goes to `-owner`, the poster's held notice
@@ -9,16 +10,9 @@
 //! replies to a poster (Mailman's `max_autoresponses_per_day`) needs the store and is the
 //! daemon's.
 
-use mail_builder::MessageBuilder;
-use mail_builder::headers::address::Address;
-use mail_builder::headers::content_type::ContentType;
-use mail_builder::headers::date::Date;
-use mail_builder::headers::raw::Raw;
-use mail_builder::headers::text::Text;
-use mail_builder::mime::MimePart;
-
 use crate::context::{ListContext, MessageFacts};
 use crate::encoded_word::sanitize;
+use crate::generated::{self, GeneratedMail, Mailbox};
 use crate::message::Message;
 
 /// The values of a notice that the caller generates.
@@ -28,7 +22,8 @@ pub struct NoticeIds<'a> {
     pub message_id: &'a str,
     /// The notice's Date, in seconds since the Unix epoch.
     pub date: i64,
-    /// The boundary of the notice's multipart body (must not occur in the attached post).
+    /// The boundary of the notice's multipart body. One that occurs in the content, or is not
+    /// a valid boundary, is replaced by one derived from the content.
     pub boundary: &'a str,
 }
 
@@ -62,34 +57,24 @@ pub fn held_for_moderators(
         subject = original_subject(held),
         reasons = bullet_list(reasons),
     );
-    let confirm = MessageBuilder::new()
-        .from(Address::new_address(
-            None::<&str>,
-            address.sub_address("request"),
-        ))
-        .to(Address::new_address(None::<&str>, owner.clone()))
-        .subject(format!("confirm {}", sanitize(token)))
-        .message_id(format!("confirm.{}@{}", sanitize(token), address.domain()))
-        .date(Date::new(ids.date))
-        .header("Auto-Submitted", Raw::new("auto-generated"))
-        .text_body(
+    let request = address.sub_address("request");
+    let confirm_subject = format!("confirm {token}");
+    let confirm_id = format!("confirm.{token}@{}", address.domain());
+    let confirm = generated::build(
+        &GeneratedMail::new(
+            Mailbox::bare(&request),
+            vec![Mailbox::bare(&owner)],
+            &confirm_subject,
             "Reply to this message, keeping its Subject, to act on the held post:\n\
              a reply starting with \"Approved: <moderator password>\" approves it,\n\
              any other reply discards it.\n",
-        )
-        .write_to_vec()
-        .unwrap_or_default();
-    build(
-        &owner,
-        &owner,
-        &subject,
-        ids,
-        vec![
-            MimePart::new("text/plain", text),
-            attached_message(held),
-            attached_message(&confirm),
-        ],
-    )
+        ),
+        &NoticeIds {
+            message_id: &confirm_id,
+            ..*ids
+        },
+    );
+    build(&owner, &owner, &subject, &text, ids, vec![held, &confirm])
 }
 
 /// Whether the poster may be told about a held post: the list answers held posts
@@ -136,8 +121,9 @@ pub fn held_for_poster(
         &address.sub_address("bounces"),
         sender,
         &subject,
+        &text,
         ids,
-        vec![MimePart::new("text/plain", text)],
+        Vec::new(),
     )
 }
 
@@ -163,56 +149,26 @@ pub fn rejected(
         &address.sub_address("owner"),
         sender,
         &subject,
+        &text,
         ids,
-        vec![MimePart::new("text/plain", text), attached_message(post)],
+        vec![post],
     )
 }
 
+/// A notice without a display name on either side, `auto-generated`.
 fn build(
     from: &str,
     to: &str,
     subject: &str,
+    text: &str,
     ids: &NoticeIds<'_>,
-    parts: Vec<MimePart<'_>>,
+    attachments: Vec<&[u8]>,
 ) -> Vec<u8> {
-    let message_id = ids
-        .message_id
-        .trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>');
-    let body = if parts.len() == 1 {
-        parts
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| MimePart::new("text/plain", ""))
-    } else {
-        MimePart::new(
-            ContentType::new("multipart/mixed").attribute("boundary", ids.boundary),
-            parts,
-        )
+    let mail = GeneratedMail {
+        attachments,
+        ..GeneratedMail::new(Mailbox::bare(from), vec![Mailbox::bare(to)], subject, text)
     };
-    MessageBuilder::new()
-        .from(Address::new_address(
-            None::<&str>,
-            sanitize(from).into_owned(),
-        ))
-        .to(Address::new_address(
-            None::<&str>,
-            sanitize(to).into_owned(),
-        ))
-        .subject(Text::new(sanitize(subject).into_owned()))
-        .message_id(sanitize(message_id).into_owned())
-        .date(Date::new(ids.date))
-        .header("Auto-Submitted", Raw::new("auto-generated"))
-        .body(body)
-        .write_to_vec()
-        .unwrap_or_default()
-}
-
-/// A post attached unchanged as `message/rfc822` (7bit or 8bit, never re-encoded).
-fn attached_message(raw: &[u8]) -> MimePart<'_> {
-    let encoding = if raw.is_ascii() { "7bit" } else { "8bit" };
-    MimePart::new("message/rfc822", raw).transfer_encoding(encoding)
+    generated::build(&mail, ids)
 }
 
 fn original_subject(raw: &[u8]) -> String {

@@ -6,7 +6,9 @@
 //! substituted then, and what remains is a list of literal pieces and per-recipient
 //! placeholders, so rendering one copy per recipient is a few string appends. Rendering also
 //! applies Mailman's clean-up of decorations: trailing spaces before a line break are dropped
-//! and `\r\n` becomes `\n`. This module knows nothing about messages or charsets.
+//! and `\r\n` becomes `\n`. [`substitute`] is the same substitution for a text used once
+//! (Mailman's `expand`), without that clean-up. This module knows nothing about messages or
+//! charsets.
 
 use std::borrow::Cow;
 
@@ -104,6 +106,20 @@ impl Template {
     }
 }
 
+/// Safe substitution of a whole text at once (Mailman's `expand`): placeholders `lookup`
+/// answers are replaced, all others stay as written, `$$` becomes `$`; unlike
+/// [`Template::render`], line ends and trailing spaces are left alone.
+pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    Template::compile(text, lookup, |_| false)
+        .pieces
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Literal(text) => text,
+            Piece::Deferred { written, .. } => written,
+        })
+        .collect()
+}
+
 enum Placeholder<'a> {
     /// `$$`.
     Dollar,
@@ -196,6 +212,18 @@ mod tests {
             ("$1 and $_x", "$1 and $_x"),
         ] {
             assert_eq!(compile(text).render(user), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn substitute_keeps_line_ends() {
+        let lookup = |name: &str| (name == "x").then(|| "1".to_string());
+        for (text, want) in [
+            ("$x ${x} $y $$ $", "1 1 $y $ $"),
+            ("a  \r\nb \n", "a  \r\nb \n"),
+            ("", ""),
+        ] {
+            assert_eq!(substitute(text, lookup), want, "{text:?}");
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! A literal pattern is stored as a lower-cased, validated address; a pattern starting with
 //! `^` is a regular expression (Rust `regex` syntax, matched case-insensitively from the start
-//! of the address) and is refused if it does not compile. Matching happens in `posting.rs`.
+//! of the address) and is refused if it does not compile. Matching happens in `posting.rs`
+//! (the posting path's sender facts); [`Store::is_banned`] asks it about one address.
 //! Adding an existing ban or removing a missing one is not an error: the result says whether
 //! anything changed.
 
@@ -96,6 +97,14 @@ impl Store {
         changes::bump(&mut tx).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// Whether `email` matches a ban of the list or a global ban (a literal address,
+    /// compared lower-cased, or a `^regex`), exactly as [`Store::sender_facts`] computes
+    /// `banned`. NotFound if the list does not exist.
+    pub async fn is_banned(&self, list: &ListAddress, email: &EmailAddress) -> Result<bool> {
+        let facts = self.sender_facts(list, std::slice::from_ref(email)).await?;
+        Ok(facts.first().is_some_and(|f| f.banned))
     }
 
     /// The ban patterns of a list, or the global ones with `None`, sorted.

@@ -1,10 +1,12 @@
 //! The change counter: how the daemon notices what the CLI (another process) changed.
 //!
-//! Every mutation the daemon must see (domains, lists, settings, members, bans) bumps the
-//! single row of `change_counter` in its own transaction, as its last statement so that the
-//! row lock is held briefly on PostgreSQL. A reader polls [`Store::change_counter`] (one
-//! indexed read) and reloads what it caches when the value moves. Post numbers, holds and
-//! bounce scores do not bump it: the daemon reads those when it needs them.
+//! Every mutation the daemon must see (domains, lists, settings, members, bans, pending
+//! requests, template overrides, moderators' decisions on held posts) bumps the single row of
+//! `change_counter` in its own transaction, as its last statement so that the row lock is held
+//! briefly on PostgreSQL. A reader polls [`Store::change_counter`] (one indexed read) and
+//! reloads what it caches when the value moves. Post numbers, holding a post, bounce scores,
+//! autoresponse records and addresses' verification and display names do not bump it: the
+//! daemon reads those when it needs them.
 
 use sqlx::AnyConnection;
 

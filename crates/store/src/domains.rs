@@ -4,7 +4,7 @@
 //! `alias_domain`) is another host name under which the MTA delivers the same lists; no name
 //! can be both a mail host and an alias, or the alias of two domains. Removing a domain that
 //! still has lists is refused unless forced, and then removes those lists with their members
-//! and holds. Domain owners (a table in the schema) get their API with the REST issue.
+//! and holds; removing a domain also removes its template overrides. Domain owners (a table in the schema) get their API with the REST issue.
 
 use jiff::Timestamp;
 use mailcast_model::DomainName;

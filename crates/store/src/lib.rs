@@ -1,5 +1,6 @@
 //! mailcast's database: domains, lists and their settings, the people model (addresses,
-//! members, users), bans, held posts and bounce bookkeeping, on SQLite or PostgreSQL.
+//! members, users), bans, held posts, pending requests, template overrides and bounce and
+//! autoresponse bookkeeping, on SQLite or PostgreSQL.
 //!
 //! One [`Store`] type and one code path serve both back ends (sqlx's `Any` driver with SQL
 //! written in the subset both understand, checked at run time); the database URL chooses:
@@ -9,8 +10,12 @@
 //! Map of the crate, by responsibility:
 //! - `store`: opening, pools, transactions; `migrate`, `schema`: the schema and its checks;
 //! - `domains`, `lists`: identity and settings; `members`, `import`: rosters and bulk import;
+//! - `addresses`: verification and display names of addresses;
 //! - `posting`: the per-post queries (sender facts, recipients, owners and moderators);
-//! - `bans`, `held`, `bounces`: moderation and bounce bookkeeping;
+//! - `bans`, `held`, `bounces`: moderation (with moderators' decisions) and bounce bookkeeping;
+//! - `requests`: subscription and unsubscription requests awaiting confirmation or approval;
+//! - `autoresponses`: which automatic responses went to whom, per day;
+//! - `templates`: per-site, per-domain and per-list template overrides;
 //! - `changes`, `directory`: how the daemon notices changes made by other processes;
 //! - `testing` (feature): fresh databases for tests on both back ends.
 //!
@@ -18,6 +23,8 @@
 //! bounce actions): it stores and reports facts, and callers decide.
 #![warn(missing_docs)]
 
+mod addresses;
+mod autoresponses;
 mod bans;
 mod bounces;
 mod changes;
@@ -31,21 +38,26 @@ mod lists;
 mod members;
 mod migrate;
 mod posting;
+mod requests;
 mod schema;
 mod sql;
 mod store;
+mod templates;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use autoresponses::ResponseKind;
 pub use bounces::{BounceContext, BounceOutcome};
 pub use directory::{Directory, DirectoryDomain, DirectoryList};
 pub use domains::Domain;
 pub use error::{Error, Result};
-pub use held::{HeldMessage, HeldRecord};
+pub use held::{HeldDecision, HeldMessage, HeldRecord};
 pub use import::ImportReport;
 pub use lists::{ListState, MailingList};
 pub use members::{BounceInfo, Member, MemberPreferences, RemoveReport};
 pub use migrate::SCHEMA_VERSION;
 pub use posting::{Recipient, RoleFacts, SenderFacts};
+pub use requests::{PendingRequest, RequestKind, TokenOwner};
 pub use schema::{ColumnKind, ColumnSchema, LogicalSchema};
 pub use store::{Backend, Footprint, Store, redact_url};
+pub use templates::{TemplateRecord, TemplateScope};

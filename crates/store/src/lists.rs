@@ -3,8 +3,9 @@
 //! A list row holds its address (`list_name`, `mail_host`), its List-Id (unique too: `a.b@c`
 //! and `a@b.c` would share one, so the second is refused), its settings as the JSON document
 //! of `ListSettings::to_json()`, and the state Mailman keeps beside the settings (next post
-//! number, digest volume and number, times). Removing a list removes its members, holds, bans
-//! and bounce events (foreign keys cascade). This module does not interpret settings.
+//! number, digest volume and number, times). Removing a list removes its members, holds, bans,
+//! bounce events, pending requests, autoresponse records and template overrides (foreign keys
+//! cascade). This module does not interpret settings.
 
 use jiff::Timestamp;
 use mailcast_model::{DomainName, ListAddress, ListSettings};
@@ -176,7 +177,8 @@ impl Store {
         })
     }
 
-    /// Removes a list with its members, holds, bans and bounce events. NotFound if absent.
+    /// Removes a list with its members, holds, bans, bounce events, pending requests,
+    /// autoresponse records and template overrides. NotFound if absent.
     pub async fn remove_list(&self, list: &ListAddress) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let removed =

@@ -24,15 +24,23 @@ struct Migration {
 }
 
 /// Every migration, oldest first. Append only; never edit one that has shipped.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
-    postgres: include_str!("../migrations/postgres/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
+        postgres: include_str!("../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "requests",
+        sqlite: include_str!("../migrations/sqlite/0002_requests.sql"),
+        postgres: include_str!("../migrations/postgres/0002_requests.sql"),
+    },
+];
 
 /// The schema version this build creates and understands.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Arbitrary key of the PostgreSQL advisory lock that serialises migrators.
 const PG_MIGRATION_LOCK: i64 = 0x6d61_696c_6361_7374; // "mailcast"

@@ -6,9 +6,12 @@ mod fixture;
 use std::time::Duration;
 
 use fixture::{add, domain, email, generated, list, mailbox, store_with};
-use mailcast_model::MemberRole;
-use mailcast_store::HeldMessage;
+use jiff::Timestamp;
+use mailcast_model::{Action, DeliveryMode, MemberRole};
 use mailcast_store::testing::TestDb;
+use mailcast_store::{
+    HeldMessage, PendingRequest, RequestKind, ResponseKind, TemplateScope, TokenOwner,
+};
 
 async fn every_daemon_relevant_mutation_bumps_the_counter(db: TestDb) {
     let store = db.open().await;
@@ -60,6 +63,8 @@ async fn every_daemon_relevant_mutation_bumps_the_counter(db: TestDb) {
         subject: String::new(),
         message_id: "<m@x>".into(),
         reasons: vec![],
+        token: String::new(),
+        node: String::new(),
     };
     store.hold(&dev, &held).await.unwrap();
     // Failed operations change nothing.
@@ -73,6 +78,121 @@ async fn every_daemon_relevant_mutation_bumps_the_counter(db: TestDb) {
         .await
         .unwrap();
     expect_bump(store.change_counter().await.unwrap(), "remove_domain");
+}
+
+/// Requests, template overrides and moderators' decisions bump the counter; autoresponse
+/// records and address facts do not, nor do operations that change nothing.
+async fn requests_templates_and_decisions_bump_the_counter(db: TestDb) {
+    let store = store_with(&db, &["dev@a.example"]).await;
+    let dev = list("dev@a.example");
+    let counter = || async { store.change_counter().await.unwrap() };
+    let mut last = counter().await;
+    let mut expect = |now: i64, bumped: bool, what: &str| {
+        assert_eq!(now > last, bumped, "{what}: {now} after {last}");
+        assert!(now >= last);
+        last = now;
+    };
+    let request = |token: &str, who: &str| PendingRequest {
+        token: token.into(),
+        list: dev.clone(),
+        kind: RequestKind::Subscription,
+        email: email(who),
+        display_name: None,
+        delivery_mode: DeliveryMode::Regular,
+        token_owner: TokenOwner::Subscriber,
+        created_at: Timestamp::UNIX_EPOCH,
+        expires_at: Timestamp::UNIX_EPOCH,
+    };
+
+    store
+        .add_request(&request("t1", "a@x.example"))
+        .await
+        .unwrap();
+    expect(counter().await, true, "add_request");
+    assert!(
+        store
+            .add_request(&request("t2", "a@x.example"))
+            .await
+            .is_err()
+    );
+    expect(counter().await, false, "a conflicting add_request");
+    store
+        .reissue_request("t1", &request("t2", "a@x.example"))
+        .await
+        .unwrap();
+    expect(counter().await, true, "reissue_request");
+    store.take_request("t2").await.unwrap();
+    expect(counter().await, true, "take_request");
+    assert!(store.take_request("t2").await.is_err());
+    expect(counter().await, false, "a second take_request");
+    store
+        .add_request(&request("t3", "b@x.example"))
+        .await
+        .unwrap();
+    expect(counter().await, true, "add_request");
+    assert_eq!(
+        store.expire_requests(Timestamp::now()).await.unwrap().len(),
+        1
+    );
+    expect(counter().await, true, "expire_requests");
+    assert!(
+        store
+            .expire_requests(Timestamp::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    expect(
+        counter().await,
+        false,
+        "expire_requests with nothing to expire",
+    );
+
+    let scope = TemplateScope::List(dev.clone());
+    store
+        .set_template(&scope, "list:user:notice:welcome", "file:///w", "Hi", None)
+        .await
+        .unwrap();
+    expect(counter().await, true, "set_template");
+    assert!(
+        store
+            .remove_template(&scope, "list:user:notice:welcome")
+            .await
+            .unwrap()
+    );
+    expect(counter().await, true, "remove_template");
+    assert!(!store.remove_template(&scope, "nothing").await.unwrap());
+    expect(counter().await, false, "remove_template of nothing");
+
+    let held = HeldMessage {
+        spool_id: "s".into(),
+        sender: "a@x.example".into(),
+        subject: String::new(),
+        message_id: "<m@x>".into(),
+        reasons: vec![],
+        token: "tok".into(),
+        node: "n1".into(),
+    };
+    let id = store.hold(&dev, &held).await.unwrap();
+    expect(counter().await, false, "hold");
+    store
+        .record_held_decision(&dev, id, Action::Accept, None, Timestamp::now())
+        .await
+        .unwrap();
+    expect(counter().await, true, "record_held_decision");
+
+    let day = jiff::civil::date(2024, 6, 1);
+    let anne = email("anne@x.example");
+    store
+        .note_autoresponse(&dev, &anne, ResponseKind::Hold, day)
+        .await
+        .unwrap();
+    store.verify_address(&anne, Timestamp::now()).await.unwrap();
+    store
+        .set_address_display_name(&anne, Some("Anne"))
+        .await
+        .unwrap();
+    expect(counter().await, false, "autoresponses and address facts");
 }
 
 /// A reader polling the counter through its own pool sees a change made through another
@@ -212,6 +332,7 @@ async fn concurrent_writers_on_separate_handles_all_succeed(db: TestDb) {
 
 mailcast_store::backend_tests!(
     every_daemon_relevant_mutation_bumps_the_counter,
+    requests_templates_and_decisions_bump_the_counter,
     a_change_through_another_handle_is_seen_within_a_second,
     the_directory_is_a_consistent_snapshot,
     concurrent_writers_on_separate_handles_all_succeed,

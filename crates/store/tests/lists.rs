@@ -1,11 +1,16 @@
-//! Lists: creation, refusal, removal, settings, post numbers and virtual hosting.
+//! Lists: creation, refusal, removal (with everything that belongs to the list), settings,
+//! post numbers and virtual hosting.
 
 mod fixture;
 
 use fixture::{add, domain, email, list, store_with};
-use mailcast_model::{Action, ListSettings, MemberRole};
+use jiff::Timestamp;
+use jiff::civil::date;
+use mailcast_model::{Action, DeliveryMode, ListSettings, MemberRole};
 use mailcast_store::testing::TestDb;
-use mailcast_store::{Error, HeldMessage};
+use mailcast_store::{
+    Error, HeldMessage, PendingRequest, RequestKind, ResponseKind, TemplateScope, TokenOwner,
+};
 
 async fn created_lists_have_mailman_defaults_and_fresh_state(db: TestDb) {
     let store = store_with(&db, &[]).await;
@@ -75,6 +80,8 @@ async fn removing_a_list_removes_its_members_and_holds(db: TestDb) {
         subject: "hi".into(),
         message_id: "<1@example.org>".into(),
         reasons: vec!["because".into()],
+        token: String::new(),
+        node: String::new(),
     };
     store.hold(&dev, &held).await.unwrap();
     store.add_ban(Some(&dev), "bad@example.org").await.unwrap();
@@ -95,6 +102,87 @@ async fn removing_a_list_removes_its_members_and_holds(db: TestDb) {
     assert_eq!(store.member_count(&dev, None).await.unwrap(), 0);
     assert!(store.held(&dev).await.unwrap().is_empty());
     assert!(store.bans(Some(&dev)).await.unwrap().is_empty());
+}
+
+async fn removing_a_list_removes_its_requests_autoresponses_and_templates(db: TestDb) {
+    let store = store_with(&db, &["dev@a.example", "ops@a.example"]).await;
+    let (dev, ops) = (list("dev@a.example"), list("ops@a.example"));
+    let anne = email("anne@x.example");
+    for (to, token) in [(&dev, "t-dev"), (&ops, "t-ops")] {
+        let request = PendingRequest {
+            token: token.into(),
+            list: to.clone(),
+            kind: RequestKind::Subscription,
+            email: anne.clone(),
+            display_name: None,
+            delivery_mode: DeliveryMode::Regular,
+            token_owner: TokenOwner::Subscriber,
+            created_at: Timestamp::UNIX_EPOCH,
+            expires_at: Timestamp::from_second(4_000_000_000).unwrap(),
+        };
+        store.add_request(&request).await.unwrap();
+        store
+            .note_autoresponse(to, &anne, ResponseKind::Hold, date(2024, 6, 1))
+            .await
+            .unwrap();
+        store
+            .set_template(
+                &TemplateScope::List(to.clone()),
+                "t",
+                "file:///t",
+                "t",
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .set_template(&TemplateScope::Site, "t", "file:///t", "site", None)
+        .await
+        .unwrap();
+
+    store.remove_list(&dev).await.unwrap();
+    assert!(matches!(
+        store.request("t-dev").await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(store.request("t-ops").await.unwrap().list, ops);
+    let scopes: Vec<TemplateScope> = store
+        .templates(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.scope)
+        .collect();
+    assert_eq!(
+        scopes,
+        [TemplateScope::Site, TemplateScope::List(ops.clone())]
+    );
+
+    // A new list of the same name starts with none of them.
+    store.create_list(&dev).await.unwrap();
+    assert!(store.requests(&dev, None).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .last_autoresponse(&dev, &anne, ResponseKind::Hold)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .last_autoresponse(&ops, &anne, ResponseKind::Hold)
+            .await
+            .unwrap(),
+        Some(date(2024, 6, 1))
+    );
+    assert!(
+        store
+            .template(&TemplateScope::List(dev.clone()), "t")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn lists_are_listed_per_domain_in_order(db: TestDb) {
@@ -213,6 +301,7 @@ mailcast_store::backend_tests!(
     created_lists_have_mailman_defaults_and_fresh_state,
     bad_list_creations_are_refused,
     removing_a_list_removes_its_members_and_holds,
+    removing_a_list_removes_its_requests_autoresponses_and_templates,
     lists_are_listed_per_domain_in_order,
     settings_are_replaced_and_read_back,
     post_numbers_count_up_from_one,

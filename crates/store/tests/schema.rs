@@ -1,11 +1,13 @@
 //! The schema: both dialects' migrations build the same logical schema, versions are
-//! recorded, reopening is harmless, and opening failures are typed.
+//! recorded, an older database is upgraded, reopening is harmless, and opening failures are
+//! typed.
 
 mod fixture;
 
-use fixture::{domain, store_with};
+use fixture::{domain, list, store_with};
 use mailcast_store::testing::TestDb;
 use mailcast_store::{Backend, ColumnKind, Error, SCHEMA_VERSION, Store};
+use sqlx::{AnyConnection, Connection};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_produce_the_same_logical_schema() {
@@ -21,6 +23,7 @@ async fn migrations_produce_the_same_logical_schema() {
         tables,
         [
             "address",
+            "autoresponse_record",
             "ban",
             "bounce_event",
             "change_counter",
@@ -30,6 +33,8 @@ async fn migrations_produce_the_same_logical_schema() {
             "mailcast_schema",
             "mailinglist",
             "member",
+            "pending_request",
+            "template",
             "user",
         ]
     );
@@ -46,7 +51,14 @@ async fn migrations_produce_the_same_logical_schema() {
     }
     assert_eq!(lite.tables.len(), pg.tables.len());
     assert_eq!(lite.indexes, pg.indexes);
-    assert!(lite.indexes.contains("member_list_address_role_key"));
+    for index in [
+        "member_list_address_role_key",
+        "pending_request_list_kind_email_key",
+        "template_scope_name_key",
+        "held_message_token_key",
+    ] {
+        assert!(lite.indexes.contains(index), "{index}");
+    }
 }
 
 async fn schema_version_is_recorded_and_reopening_keeps_data(db: TestDb) {
@@ -57,6 +69,53 @@ async fn schema_version_is_recorded_and_reopening_keeps_data(db: TestDb) {
     assert_eq!(again.schema_version().await.unwrap(), SCHEMA_VERSION);
     assert_eq!(again.lists(None).await.unwrap().len(), 1);
     assert_eq!(again.backend(), db.backend());
+}
+
+/// A database left at schema 1 by an older build, with a held post in it, is upgraded on
+/// open: the post keeps its request id and gets no token, node or decision.
+async fn a_schema_1_database_is_upgraded_keeping_its_holds(db: TestDb) {
+    let (url, initial) = match db.backend() {
+        Backend::Sqlite => (
+            format!("{}?mode=rwc", db.url()),
+            include_str!("../migrations/sqlite/0001_initial.sql"),
+        ),
+        Backend::Postgres => (
+            db.url().to_string(),
+            include_str!("../migrations/postgres/0001_initial.sql"),
+        ),
+    };
+    let mut conn = AnyConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(initial).execute(&mut conn).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE mailcast_schema (version BIGINT NOT NULL PRIMARY KEY, \
+         name TEXT NOT NULL, applied_at BIGINT NOT NULL); \
+         INSERT INTO mailcast_schema (version, name, applied_at) VALUES (1, 'initial', 0); \
+         INSERT INTO domain (mail_host, created_at) VALUES ('a.example', 0); \
+         INSERT INTO mailinglist (id, list_name, mail_host, list_id, settings, created_at) \
+         VALUES ('0123456789abcdef0123456789abcdef', 'dev', 'a.example', 'dev.a.example', '{}', 0); \
+         INSERT INTO held_message (id, mailinglist_id, spool_id, sender, subject, message_id, \
+         reasons, held_at) VALUES (7, '0123456789abcdef0123456789abcdef', 's1', 'a@x.example', \
+         'old', '<m@x>', '[\"why\"]', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let store = db.open().await;
+    assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+    let dev = list("dev@a.example");
+    let old = store.get_held(&dev, 7).await.unwrap();
+    assert_eq!(old.list, dev);
+    assert_eq!(old.message.subject, "old");
+    assert_eq!(old.message.reasons, ["why"]);
+    assert_eq!(
+        (old.message.token.as_str(), old.message.node.as_str()),
+        ("", "")
+    );
+    assert_eq!(old.decision, None);
+    let err = store.held_by_token("").await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err}");
 }
 
 async fn simultaneous_first_opens_migrate_once(db: TestDb) {
@@ -114,5 +173,6 @@ async fn unsupported_urls_are_invalid() {
 
 mailcast_store::backend_tests!(
     schema_version_is_recorded_and_reopening_keeps_data,
+    a_schema_1_database_is_upgraded_keeping_its_holds,
     simultaneous_first_opens_migrate_once,
 );

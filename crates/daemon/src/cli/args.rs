@@ -42,6 +42,110 @@ pub enum Command {
     /// Moderate held posts.
     #[command(subcommand)]
     Held(HeldCommand),
+    /// Pending subscription and unsubscription requests.
+    #[command(subcommand)]
+    Requests(RequestsCommand),
+    /// Ban addresses (or ^regex patterns) from a list or the whole site.
+    #[command(subcommand)]
+    Bans(BansCommand),
+    /// Override Mailman's named templates for the site, a domain or a list.
+    #[command(subcommand)]
+    Templates(TemplatesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestsCommand {
+    /// List the pending requests of a list.
+    List { list: String },
+    /// Approve a request that waits for the moderators.
+    Approve { list: String, token: String },
+    /// Reject a request: the subscriber is told, with the reason.
+    Reject {
+        list: String,
+        token: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Drop a request silently.
+    Discard { list: String, token: String },
+    /// Leave a request for later.
+    Defer { list: String, token: String },
+}
+
+#[derive(Debug, Args)]
+pub struct BanScope {
+    /// The list (omit with --global).
+    pub list: Option<String>,
+    /// The site-wide bans.
+    #[arg(long, conflicts_with = "list")]
+    pub global: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BansCommand {
+    /// Ban an address or a ^regex.
+    Add {
+        pattern: String,
+        #[command(flatten)]
+        scope: BanScope,
+    },
+    /// Lift a ban.
+    Remove {
+        pattern: String,
+        #[command(flatten)]
+        scope: BanScope,
+    },
+    /// List the bans.
+    List {
+        #[command(flatten)]
+        scope: BanScope,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TemplateScopeArgs {
+    /// A list's override.
+    #[arg(long, conflicts_with = "domain")]
+    pub list: Option<String>,
+    /// A domain's override.
+    #[arg(long)]
+    pub domain: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplatesCommand {
+    /// Set an override from a file (or file: URL), or from --text.
+    Set {
+        /// The template name, e.g. list:user:notice:welcome.
+        name: String,
+        /// A file: URL or a path.
+        #[arg(required_unless_present = "text", conflicts_with = "text")]
+        source: Option<String>,
+        /// The text itself.
+        #[arg(long)]
+        text: Option<String>,
+        #[command(flatten)]
+        scope: TemplateScopeArgs,
+    },
+    /// Print the text in force for a scope (the override, else the default).
+    Show {
+        name: String,
+        #[command(flatten)]
+        scope: TemplateScopeArgs,
+    },
+    /// List the overrides (of one scope, or all); --names lists every template name.
+    List {
+        #[command(flatten)]
+        scope: TemplateScopeArgs,
+        #[arg(long)]
+        names: bool,
+    },
+    /// Remove an override.
+    Remove {
+        name: String,
+        #[command(flatten)]
+        scope: TemplateScopeArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +232,17 @@ pub enum MembersCommand {
         #[arg(long, value_enum)]
         role: Option<RoleArg>,
     },
+    /// Change a member's settings: moderation_action, delivery_mode, delivery_status,
+    /// receive_own_postings, receive_list_copy, acknowledge_posts, hide_address,
+    /// preferred_language (`-` clears one).
+    Set {
+        list: String,
+        address: String,
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        #[arg(long, value_enum, default_value = "member")]
+        role: RoleArg,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -186,4 +301,6 @@ pub enum HeldCommand {
     },
     /// Discard a held post silently.
     Discard { list: String, id: u64 },
+    /// Leave a held post for later.
+    Defer { list: String, id: u64 },
 }

@@ -1,24 +1,21 @@
-//! `mailcast held list|approve|reject|discard`: the moderation queue from the command line.
-//!
-//! The commands open the store and the spool themselves and need no running daemon; the
-//! operations are `runner::held`'s, shared with the REST API. An approved post is picked up
-//! by a running daemon's next scan (within a few seconds); a rejection notice likewise.
-
-use std::sync::Arc;
+//! `mailcast held list|approve|reject|discard|defer`: the moderation queue from the command
+//! line. The operations are the admin layer's, shared with email replies and the REST API.
+//! An approved post is picked up by a running daemon's next scan (within a few seconds); on
+//! a cluster, a post held on another node is decided there, by that node's periodic work.
 
 use mailcast_model::ListAddress;
 
 use super::HeldCommand;
+use crate::admin::held::{Decided, Decision};
 use crate::config::Settings;
-use crate::runner::{RunnerContext, held};
 
 /// Runs one `mailcast held` command.
-pub async fn run(settings: &Settings, cmd: HeldCommand) -> anyhow::Result<()> {
-    let ctx = RunnerContext::open(Arc::new(settings.clone())).await?;
-    match cmd {
+pub async fn run(settings: Settings, cmd: HeldCommand) -> anyhow::Result<()> {
+    let admin = super::open_admin(settings).await?;
+    let (list, id, decision) = match cmd {
         HeldCommand::List { list } => {
             let list = ListAddress::parse(&list)?;
-            for h in held::list(&ctx, &list).await? {
+            for h in admin.held(&list).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}",
                     h.request_id,
@@ -28,36 +25,39 @@ pub async fn run(settings: &Settings, cmd: HeldCommand) -> anyhow::Result<()> {
                     one_line(&h.message.reasons.join("; "))
                 );
             }
+            admin.store.close().await;
+            return Ok(());
         }
-        HeldCommand::Approve { list, id } => {
-            let list = ListAddress::parse(&list)?;
-            let entry = held::approve(&ctx, &list, id).await?;
-            println!(
-                "held message {id} approved; it will be delivered shortly (spool entry {entry})"
-            );
+        HeldCommand::Approve { list, id } => (list, id, Decision::Approve),
+        HeldCommand::Reject { list, id, reason } => (list, id, Decision::Reject(reason)),
+        HeldCommand::Discard { list, id } => (list, id, Decision::Discard),
+        HeldCommand::Defer { list, id } => (list, id, Decision::Defer),
+    };
+    let list = ListAddress::parse(&list)?;
+    let outcome = admin.decide_held(&list, id, decision.clone()).await?;
+    let text = match (&decision, outcome) {
+        (_, Decided::Recorded { node }) => {
+            format!("held message {id}: decision recorded; node {node} carries it out")
         }
-        HeldCommand::Reject { list, id, reason } => {
-            let list = ListAddress::parse(&list)?;
-            let told = held::reject(&ctx, &list, id, reason.as_deref()).await?;
-            let notice = if told {
-                "the sender will be told"
-            } else {
-                "the sender is not told (automatic mail)"
-            };
-            println!("held message {id} rejected; {notice}");
+        (_, Decided::Deferred) => format!("held message {id} deferred"),
+        (Decision::Approve, _) => {
+            format!("held message {id} approved; it will be delivered shortly")
         }
-        HeldCommand::Discard { list, id } => {
-            let list = ListAddress::parse(&list)?;
-            held::discard(&ctx, &list, id).await?;
-            println!("held message {id} discarded");
+        (Decision::Reject(_), Decided::Done { told: true }) => {
+            format!("held message {id} rejected; the sender will be told")
         }
-    }
-    ctx.store.close().await;
+        (Decision::Reject(_), _) => {
+            format!("held message {id} rejected; the sender is not told (automatic mail)")
+        }
+        (_, _) => format!("held message {id} discarded"),
+    };
+    println!("{text}");
+    admin.store.close().await;
     Ok(())
 }
 
 /// A value on one line of tab-separated output.
-fn one_line(text: &str) -> String {
+pub fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()

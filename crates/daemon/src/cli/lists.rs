@@ -1,16 +1,16 @@
-//! `mailcast lists create|remove|list|show|set`.
+//! `mailcast lists create|remove|list|show|set`: parse, call the admin layer, print.
 
-use mailcast_model::{DomainName, ListAddress, ListSettings};
+use mailcast_model::settings::ListSettings;
+use mailcast_model::{DomainName, ListAddress, MemberRole};
 
 use super::ListsCommand;
 use crate::config::Settings;
 
-pub async fn run(settings: &Settings, cmd: ListsCommand) -> anyhow::Result<()> {
-    let store = super::open_store(settings).await?;
+pub async fn run(settings: Settings, cmd: ListsCommand) -> anyhow::Result<()> {
+    let admin = super::open_admin(settings).await?;
     match cmd {
         ListsCommand::Create { address } => {
-            let list = ListAddress::parse(&address)?;
-            let created = store.create_list(&list).await?;
+            let created = admin.create_list(&ListAddress::parse(&address)?).await?;
             println!(
                 "created list {} (List-Id {})",
                 created.address, created.list_id
@@ -18,20 +18,20 @@ pub async fn run(settings: &Settings, cmd: ListsCommand) -> anyhow::Result<()> {
         }
         ListsCommand::Remove { address } => {
             let list = ListAddress::parse(&address)?;
-            store.remove_list(&list).await?;
+            admin.remove_list(&list).await?;
             println!("removed list {list}");
         }
         ListsCommand::List { domain } => {
             let domain = domain.as_deref().map(DomainName::parse).transpose()?;
-            for l in store.lists(domain.as_ref()).await? {
+            for l in admin.lists(domain.as_ref()).await? {
                 println!("{}\t{}", l.address, l.settings.display_name.0);
             }
-            return Ok(());
         }
         ListsCommand::Show { address } => {
-            let list = store.list(&ListAddress::parse(&address)?).await?;
-            let members = store
-                .member_count(&list.address, Some(mailcast_model::MemberRole::Member))
+            let list = admin.list(&ListAddress::parse(&address)?).await?;
+            let members = admin
+                .store
+                .member_count(&list.address, Some(MemberRole::Member))
                 .await?;
             println!("posting_address = {}", list.address);
             println!("list_id = {}", list.list_id);
@@ -43,26 +43,28 @@ pub async fn run(settings: &Settings, cmd: ListsCommand) -> anyhow::Result<()> {
             }
             for name in ListSettings::NAMES {
                 let value = list.settings.get(name)?;
-                println!("{name} = {value}");
+                let mark = if ListSettings::is_not_acted_on(name) {
+                    "    # stored, not acted on yet"
+                } else {
+                    ""
+                };
+                println!("{name} = {value}{mark}");
             }
-            return Ok(());
         }
         ListsCommand::Set {
             address,
             settings: pairs,
         } => {
-            let list = store.list(&ListAddress::parse(&address)?).await?;
-            let mut new = list.settings.clone();
-            for pair in &pairs {
-                let (key, value) = pair
-                    .split_once('=')
-                    .ok_or_else(|| anyhow::anyhow!("{pair:?} is not KEY=VALUE"))?;
-                new.set_from_str(key.trim(), value)?;
+            let list = ListAddress::parse(&address)?;
+            let change = admin
+                .set_list_settings(&list, &super::key_values(&pairs)?)
+                .await?;
+            println!("updated {} setting(s) of {list}", change.changed);
+            for name in change.not_acted_on {
+                eprintln!("warning: {name} is stored, but mailcast does not act on it yet");
             }
-            store.set_settings(&list.address, &new).await?;
-            println!("updated {} setting(s) of {}", pairs.len(), list.address);
-            return Ok(());
         }
     }
-    super::regenerate_mta(settings, &store).await
+    admin.store.close().await;
+    Ok(())
 }

@@ -24,9 +24,23 @@ pub fn role(arg: RoleArg) -> MemberRole {
     }
 }
 
-pub async fn run(settings: &Settings, cmd: MembersCommand) -> anyhow::Result<()> {
-    let store = super::open_store(settings).await?;
+pub async fn run(settings: Settings, cmd: MembersCommand) -> anyhow::Result<()> {
+    let store = super::open_store(&settings).await?;
     match cmd {
+        MembersCommand::Set {
+            list,
+            address,
+            settings: pairs,
+            role: r,
+        } => {
+            let admin = super::open_admin(settings).await?;
+            let list = ListAddress::parse(&list)?;
+            let address = EmailAddress::parse(&address)?;
+            let member = admin
+                .set_member(&list, &address, role(r), &super::key_values(&pairs)?)
+                .await?;
+            println!("{}", member_line(&member).trim_end());
+        }
         MembersCommand::Add {
             list,
             addresses,
@@ -121,12 +135,7 @@ pub async fn run(settings: &Settings, cmd: MembersCommand) -> anyhow::Result<()>
             let members = store.members(&list, r.map(role)).await?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             for m in members {
-                let name = m.display_name.map(|n| format!("{n} ")).unwrap_or_default();
-                let line = if name.is_empty() {
-                    format!("{}\t{}\t{}\n", m.address, m.role, m.delivery_status)
-                } else {
-                    format!("{name}<{}>\t{}\t{}\n", m.address, m.role, m.delivery_status)
-                };
+                let line = member_line(&m);
                 if out.write_all(line.as_bytes()).is_err() {
                     return Ok(()); // the reader went away (e.g. `| head`)
                 }
@@ -135,6 +144,43 @@ pub async fn run(settings: &Settings, cmd: MembersCommand) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+/// One member on one line: the address (with its name), role, delivery status, then the
+/// settings that differ from the defaults as `key=value`.
+fn member_line(m: &mailcast_store::Member) -> String {
+    let who = match &m.display_name {
+        Some(name) => format!("{} <{}>", super::held::one_line(name), m.address),
+        None => m.address.to_string(),
+    };
+    let mut extra = Vec::new();
+    if let Some(action) = m.moderation_action {
+        extra.push(format!("moderation_action={action}"));
+    }
+    if m.delivery_mode != mailcast_model::DeliveryMode::Regular {
+        extra.push(format!("delivery_mode={}", m.delivery_mode));
+    }
+    let p = &m.preferences;
+    for (name, value) in [
+        ("receive_own_postings", p.receive_own_postings),
+        ("receive_list_copy", p.receive_list_copy),
+        ("acknowledge_posts", p.acknowledge_posts),
+        ("hide_address", p.hide_address),
+    ] {
+        if let Some(value) = value {
+            extra.push(format!("{name}={value}"));
+        }
+    }
+    if let Some(language) = &p.preferred_language {
+        extra.push(format!("preferred_language={language}"));
+    }
+    let mut line = format!("{who}\t{}\t{}", m.role, m.delivery_status);
+    if !extra.is_empty() {
+        line.push('\t');
+        line.push_str(&extra.join(" "));
+    }
+    line.push('\n');
+    line
 }
 
 fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {

@@ -4,12 +4,15 @@
 //! the store's change counter within a second). They never talk to a running daemon.
 
 mod args;
+mod bans;
 mod domains;
 mod held;
 mod lists;
 mod members;
 mod mta;
 mod queue;
+mod requests;
+mod templates;
 
 pub use args::*;
 
@@ -31,13 +34,33 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => crate::serve::run_blocking(settings),
         Command::Domains(cmd) => block_on(domains::run(&settings, cmd)),
-        Command::Lists(cmd) => block_on(lists::run(&settings, cmd)),
-        Command::Members(cmd) => block_on(members::run(&settings, cmd)),
+        Command::Lists(cmd) => block_on(lists::run(settings, cmd)),
+        Command::Members(cmd) => block_on(members::run(settings, cmd)),
         Command::Inject(args) => crate::inbound::inject::run(&settings, args),
         Command::Mta(args) => block_on(mta::run(&settings, args)),
         Command::Queue(cmd) => queue::run(&settings, cmd),
-        Command::Held(cmd) => block_on(held::run(&settings, cmd)),
+        Command::Held(cmd) => block_on(held::run(settings, cmd)),
+        Command::Requests(cmd) => block_on(requests::run(settings, cmd)),
+        Command::Bans(cmd) => block_on(bans::run(settings, cmd)),
+        Command::Templates(cmd) => block_on(templates::run(settings, cmd)),
     }
+}
+
+/// Opens the admin layer for one command.
+pub async fn open_admin(settings: Settings) -> anyhow::Result<crate::admin::Admin> {
+    crate::admin::Admin::open(std::sync::Arc::new(settings)).await
+}
+
+/// `KEY=VALUE` arguments as pairs.
+pub fn key_values(pairs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("{pair:?} is not KEY=VALUE"))
+        })
+        .collect()
 }
 
 /// Opens the configured store.

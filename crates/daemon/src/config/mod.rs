@@ -119,6 +119,22 @@ pub struct RunnerSettings {
     pub concurrency: usize,
 }
 
+/// `[site]`'s policies: Mailman's site-wide settings for requests and automatic answers.
+#[derive(Debug, Clone)]
+pub struct SitePolicy {
+    /// This node's name (the hostname unless `[site] node` says otherwise): held posts
+    /// record it, so that a decision made on another node reaches the spool that holds them.
+    pub node: String,
+    /// How long a confirmation token is valid.
+    pub pending_request_life: Duration,
+    /// Automatic answers to one address per list per day (0: unlimited).
+    pub max_autoresponses_per_day: u64,
+    /// Body lines read for email commands.
+    pub email_commands_max_lines: usize,
+    /// Time between two runs of the periodic work.
+    pub maintenance_interval: Duration,
+}
+
 /// Everything, validated and resolved.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -137,6 +153,8 @@ pub struct Settings {
     pub runner: RunnerSettings,
     pub hostname: String,
     pub site_owner: String,
+    /// Site-wide policies (`[site]`).
+    pub site: SitePolicy,
     pub log_level: String,
     pub log_json: bool,
 }
@@ -217,16 +235,18 @@ impl Settings {
             admin_user: raw.rest.admin_user,
             admin_pass: raw.rest.admin_pass,
         };
-        let hostname = match raw.site.hostname {
+        let hostname = match raw.site.hostname.clone() {
             Some(h) if !h.trim().is_empty() => h,
             _ => system_hostname(),
         };
         let site_owner = raw
             .site
             .site_owner
+            .clone()
             .unwrap_or_else(|| format!("postmaster@{hostname}"));
         mailcast_model::EmailAddress::parse(&site_owner)
             .map_err(|e| anyhow::anyhow!("key `site.site_owner`: {e}"))?;
+        let site = site_policy(&raw.site, &hostname)?;
         let mta = mta_settings(&raw.mta, &lmtp)?;
         let level = raw.logging.level.to_ascii_lowercase();
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
@@ -264,6 +284,7 @@ impl Settings {
             },
             hostname,
             site_owner,
+            site,
             log_level: level,
             log_json,
         })
@@ -397,6 +418,32 @@ fn lmtp_settings(
         bare_line_endings,
         chunking: raw.chunking,
         spill_threshold: positive(raw.spill_threshold, "lmtp.spill_threshold")? as usize,
+    })
+}
+
+fn site_policy(raw: &raw::RawSite, hostname: &str) -> anyhow::Result<SitePolicy> {
+    let life = Span::parse_cli(&raw.pending_request_life)
+        .map_err(|e| anyhow::anyhow!("key `site.pending_request_life`: {e}"))?;
+    let node = raw
+        .node
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| hostname.to_string());
+    if node.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        bail!("key `site.node`: {node:?} must be one word");
+    }
+    Ok(SitePolicy {
+        node,
+        pending_request_life: Duration::from_secs(positive(
+            life.seconds,
+            "site.pending_request_life",
+        )?),
+        max_autoresponses_per_day: raw.max_autoresponses_per_day,
+        email_commands_max_lines: raw.email_commands_max_lines as usize,
+        maintenance_interval: Duration::from_secs(positive(
+            raw.maintenance_interval,
+            "site.maintenance_interval",
+        )?),
     })
 }
 

@@ -172,12 +172,37 @@ impl Default for RawRest {
     }
 }
 
-/// `[site]`: facts about this installation.
-#[derive(Debug, Default, Deserialize)]
+/// `[site]`: facts about this installation, and Mailman's site-wide policies.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawSite {
     pub hostname: Option<String>,
     pub site_owner: Option<String>,
+    /// This node's name in a cluster sharing one database (default: the hostname).
+    pub node: Option<String>,
+    /// Mailman's `[mailman] pending_request_life`: how long a confirmation token lives.
+    pub pending_request_life: String,
+    /// Mailman's `[mta] max_autoresponses_per_day` (0: no limit).
+    pub max_autoresponses_per_day: u64,
+    /// Mailman's `[mailman] email_commands_max_lines`.
+    pub email_commands_max_lines: u64,
+    /// Seconds between two runs of the periodic work (expiring requests and held posts,
+    /// decisions made on other nodes).
+    pub maintenance_interval: u64,
+}
+
+impl Default for RawSite {
+    fn default() -> Self {
+        RawSite {
+            hostname: None,
+            site_owner: None,
+            node: None,
+            pending_request_life: "3d".into(),
+            max_autoresponses_per_day: 10,
+            email_commands_max_lines: 10,
+            maintenance_interval: 60,
+        }
+    }
 }
 
 /// `[mta]`: how `mailcast mta` writes the MTA's files.

@@ -5,7 +5,8 @@
 //! Early refusal (DESIGN.md §3): for a post to the posting address, the posting chain's
 //! deciding links run on the message now ([`chain::early`]): a *reject* becomes a 5xx for this
 //! recipient (the MTA bounces it, no backscatter from us) and a *discard* is accepted and
-//! dropped, as Mailman does. Accept and hold are stored without telling them apart; the
+//! dropped, as Mailman does (unless `forward_auto_discards` wants the moderators to see it:
+//! then it is stored and the incoming runner discards and forwards it). Accept and hold are stored without telling them apart; the
 //! incoming runner runs the whole chain again and acts. Everything else maps to a stage by
 //! sub-address.
 //!
@@ -177,6 +178,8 @@ impl<'a> Planner<'a> {
         );
         Ok(match chain::early(&ctx) {
             Early::Refuse(refusal) => Some(Plan::Refuse(refusal)),
+            // With `forward_auto_discards` the runner discards it and tells the moderators.
+            Early::Discard(_) if list.settings.forward_auto_discards => None,
             Early::Discard(reasons) => Some(Plan::Discard(reasons.join("; "))),
             Early::Store => None,
         })

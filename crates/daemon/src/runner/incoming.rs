@@ -9,7 +9,7 @@
 //!   `X-Mailman-Approved-At`) and act on its decision:
 //!   - accept: take a post number, run the handlers, and create the delivery job to the
 //!     members (`<id>.out`; the poster is left out when their `receive_own_postings` is off);
-//!   - hold: see [`super::held`] (entry `<id>.held`, a store row, notices);
+//!   - hold: see [`super::hold`] (entry `<id>.held`, a store row, notices);
 //!   - reject: the rejection notice to the poster (`<id>.nreject`);
 //!   - discard: nothing (logged).
 //!
@@ -32,6 +32,7 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use mailcast_model::settings::ResponseAction;
 use mailcast_model::{EmailAddress, ListAddress, MemberRole};
 use mailcast_pipeline::chain::{self, Disposition};
 use mailcast_pipeline::encoded_word::Value as HeaderValue;
@@ -41,16 +42,18 @@ use mailcast_pipeline::rewrite::Rewrite;
 use mailcast_pipeline::rules::RuleContext;
 use mailcast_pipeline::{ListContext, MessageFacts, intake};
 use mailcast_spool::{Durability, EntryId, EntryMeta, Stage};
+use mailcast_store::ResponseKind;
 use serde_json::Value;
 use tracing::{Span, info};
 
 use super::RunnerContext;
 use super::board::Work;
 use super::failure::Unprocessable;
-use super::held::{self, APPROVED, APPROVED_AT, NewHold};
-use super::notify::{self, About};
+use super::hold::{self, NewHold};
 use super::outgoing::{self, Audience};
+use crate::admin::held::{APPROVED, APPROVED_AT};
 use crate::directory::ListInfo;
+use crate::outbox::notices::About;
 
 /// `attrs` key: false when the entry was adopted without the intake fix-ups.
 pub const FIXED_UP: &str = "fixed_up";
@@ -123,6 +126,12 @@ async fn resolve_list(ctx: &RunnerContext, list: &str) -> anyhow::Result<Arc<Lis
 
 async fn forward_to_owners(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<Vec<Work>> {
     let id = entry.meta.id.clone();
+    let (mut queued, discard) = autorespond(ctx, &entry, ResponseKind::Owner).await?;
+    if discard {
+        remove(ctx, &id).await?;
+        info!("owner mail answered and discarded (autorespond_owner)");
+        return Ok(queued);
+    }
     let job = outgoing::create_post_job(
         ctx,
         &id,
@@ -135,7 +144,52 @@ async fn forward_to_owners(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<
     remove(ctx, &id).await?;
     info!("owner mail forwarded to the owners and moderators");
     metrics::counter!("mailcast_owner_mail_total").increment(1);
-    Ok(job.into_iter().map(Work::outgoing).collect())
+    queued.extend(job.into_iter().map(Work::outgoing));
+    Ok(queued)
+}
+
+/// Mailman's replybot for posts and owner mail (`autorespond_postings`,
+/// `autorespond_owner`): the autoresponse, and whether the message is then discarded.
+async fn autorespond(
+    ctx: &RunnerContext,
+    entry: &Entry,
+    kind: ResponseKind,
+) -> anyhow::Result<(Vec<Work>, bool)> {
+    let settings = &entry.list.settings;
+    let action = match kind {
+        ResponseKind::Owner => settings.autorespond_owner,
+        _ => settings.autorespond_postings,
+    };
+    if action == ResponseAction::None || entry.meta.attrs.get(APPROVED) == Some(&Value::Bool(true))
+    {
+        return Ok((Vec::new(), false));
+    }
+    let message = Message::parse(&entry.body)?;
+    let envelope = Some(entry.meta.mail_from.as_str()).filter(|s| !s.is_empty());
+    let sender = message
+        .senders(envelope)
+        .into_iter()
+        .find_map(|s| EmailAddress::parse(&s).ok());
+    let mut queued = Vec::new();
+    if let Some(sender) = sender
+        && ctx
+            .outbox
+            .may_answer(&message, &entry.meta.mail_from, sender.as_str())
+        && message
+            .text("X-Ack")
+            .is_none_or(|v| !v.trim().eq_ignore_ascii_case("no"))
+    {
+        let snapshot = ctx.directory.snapshot();
+        let list_ctx = ctx.posting.context(&entry.list, snapshot.change_counter);
+        let id = entry.meta.id.derive("autoreply")?;
+        queued.extend(
+            ctx.outbox
+                .autoresponse(&list_ctx, kind, &message, &sender, id)
+                .await?
+                .map(Work::outgoing),
+        );
+    }
+    Ok((queued, action == ResponseAction::RespondAndDiscard))
 }
 
 /// What the posting chain decided, with what each outcome needs.
@@ -156,6 +210,13 @@ enum Decision {
 }
 
 async fn post(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<Vec<Work>> {
+    let (mut answered, discard) = autorespond(ctx, &entry, ResponseKind::Postings).await?;
+    if discard {
+        remove(ctx, &entry.meta.id).await?;
+        info!("post answered and discarded (autorespond_postings)");
+        metrics::counter!("mailcast_posts_total", "result" => "autoresponded").increment(1);
+        return Ok(answered);
+    }
     let snapshot = ctx.directory.snapshot();
     let list_ctx = ctx.posting.context(&entry.list, snapshot.change_counter);
     let envelope_sender = Some(entry.meta.mail_from.as_str()).filter(|s| !s.is_empty());
@@ -209,7 +270,7 @@ async fn post(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<Vec<Work>> {
                 sender,
                 reasons,
             };
-            ("held", held::hold(ctx, &list_ctx, hold).await?)
+            ("held", hold::hold(ctx, &list_ctx, hold).await?)
         }
         Decision::Reject { reasons } => {
             let about = About {
@@ -218,18 +279,29 @@ async fn post(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<Vec<Work>> {
                 poster: sender.as_deref(),
                 reasons: &reasons,
             };
-            let notice = notify::rejected(ctx, &id, &list_ctx, &about).await?;
+            let notice = ctx.outbox.rejected_notice(&id, &list_ctx, &about).await?;
             info!(?reasons, "post rejected");
-            ("rejected", notice.into_iter().collect())
+            ("rejected", notice.into_iter().map(Work::outgoing).collect())
         }
         Decision::Discard { reasons } => {
             info!(?reasons, "post discarded by list policy");
-            ("discarded", Vec::new())
+            let forwarded = if list_ctx.settings().forward_auto_discards {
+                ctx.outbox
+                    .forward_discarded(&id, &list_ctx, &entry.body, &reasons)
+                    .await?
+            } else {
+                None
+            };
+            (
+                "discarded",
+                forwarded.into_iter().map(Work::outgoing).collect(),
+            )
         }
     };
     remove(ctx, &id).await?;
     metrics::counter!("mailcast_posts_total", "result" => result).increment(1);
-    Ok(children)
+    answered.extend(children);
+    Ok(answered)
 }
 
 /// An accepted post: number it, run the handlers, create the delivery job.
@@ -265,7 +337,44 @@ async fn accept(
         .as_ref()
         .map_or("none (exists, or no recipients)", |j| j.as_str());
     info!(post_number, job = job_id, "post accepted");
-    Ok(job.into_iter().map(Work::outgoing).collect())
+    let mut queued: Vec<Work> = job.into_iter().map(Work::outgoing).collect();
+    queued.extend(acknowledge(ctx, entry, list_ctx, &message, sender.as_deref()).await?);
+    Ok(queued)
+}
+
+/// The post acknowledgement to a member whose `acknowledge_posts` is on (Mailman's
+/// `acknowledge` handler; the membership's own preference, unset meaning no).
+async fn acknowledge(
+    ctx: &RunnerContext,
+    entry: &Entry,
+    list_ctx: &ListContext,
+    post: &[u8],
+    sender: Option<&str>,
+) -> anyhow::Result<Option<Work>> {
+    let Some(address) = sender.and_then(|s| EmailAddress::parse(s).ok()) else {
+        return Ok(None);
+    };
+    let memberships = ctx.store.member(&entry.list.address, &address).await?;
+    let Some(member) = memberships
+        .iter()
+        .find(|m| m.role == MemberRole::Member && m.preferences.acknowledge_posts == Some(true))
+    else {
+        return Ok(None);
+    };
+    let subject = Message::parse(post)
+        .ok()
+        .and_then(|m| m.subject())
+        .unwrap_or_else(|| "(no subject)".into());
+    let poster = mailcast_model::Mailbox {
+        display_name: member.display_name.clone(),
+        address,
+    };
+    let id = entry.meta.id.derive("ack")?;
+    Ok(ctx
+        .outbox
+        .post_acknowledgement(list_ctx, &poster, &subject, id)
+        .await?
+        .map(Work::outgoing))
 }
 
 /// The post's number: the one stored in the entry by an earlier run, or the next one of the

@@ -3,13 +3,16 @@
 //! Stages consumed here, and by whom:
 //! - `incoming` ([`incoming`]): posts and `-owner` mail; Mailman's `in` and `pipeline` runners
 //!   (posting chain, then handlers, then a delivery job; or hold, reject, discard);
+//! - `command` ([`command`]): mail to `-request`, `-join`, `-leave` and `-confirm`; Mailman's
+//!   `command` runner (email commands, subscription workflows, moderation by reply);
 //! - `outgoing` ([`outgoing`]): delivery jobs, sent to the relay;
 //! - `deferred`: delivery jobs waiting for their `not_before`; when due they are moved to
 //!   `outgoing` and sent.
 //!
-//! `command` and `bounces` entries wait for their own runners (a later issue) and are not
-//! touched; `held` entries wait for a moderator ([`held`]); `shunt` and `corrupt` for an
-//! operator.
+//! `bounces` entries wait for their own runner (a later issue) and are not touched; `held`
+//! entries wait for a moderator ([`crate::admin::held`]); `shunt` and `corrupt` for an
+//! operator. Periodic work (expiring confirmation tokens and held posts, carrying out
+//! decisions other nodes recorded) runs every `[site] maintenance_interval` ([`maintenance`]).
 //!
 //! # Scheduling strategies (`schedule` runs them, `board` keeps the books)
 //! - **Triggers**, all in [`Wakeup`]: an entry was committed (the spool committer reports
@@ -43,10 +46,11 @@
 //! sent (the outbound crate does).
 
 mod board;
+pub mod command;
 pub mod failure;
-pub mod held;
+mod hold;
 pub mod incoming;
-pub(crate) mod notify;
+mod maintenance;
 pub mod outgoing;
 mod schedule;
 
@@ -60,8 +64,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::admin::Admin;
 use crate::config::{Settings, SmtpSettings};
 use crate::directory::Directory;
+use crate::outbox::Outbox;
 use crate::posting::{Posting, site_facts};
 
 /// How often the runners rescan their stages for entries other processes added.
@@ -82,6 +88,8 @@ pub struct RunnerContext {
     pub posting: Arc<Posting>,
     /// Pooled connections to the `[smtp]` relay.
     pub relay: Relay,
+    /// Where generated mail is created.
+    pub outbox: Outbox,
     /// Cancelled when the daemon shuts down: long work (a large delivery) stops between
     /// batches, leaving the rest for the next start.
     pub shutdown: CancellationToken,
@@ -96,15 +104,48 @@ impl RunnerContext {
         let directory = Directory::load(&store).await?;
         let posting = Arc::new(Posting::new(store.clone(), site_facts(&settings)));
         let relay = Relay::new(relay_config(&settings.smtp));
-        Ok(RunnerContext {
+        Ok(RunnerContext::new(
             settings,
             store,
             spool,
             directory,
             posting,
             relay,
-            shutdown: CancellationToken::new(),
-        })
+            CancellationToken::new(),
+        ))
+    }
+
+    /// A context over these parts (the outbox is made from them).
+    pub fn new(
+        settings: Arc<Settings>,
+        store: Store,
+        spool: Spool,
+        directory: Directory,
+        posting: Arc<Posting>,
+        relay: Relay,
+        shutdown: CancellationToken,
+    ) -> RunnerContext {
+        let outbox = Outbox::new(spool.clone(), store.clone(), directory.clone(), &settings);
+        RunnerContext {
+            settings,
+            store,
+            spool,
+            directory,
+            posting,
+            relay,
+            outbox,
+            shutdown,
+        }
+    }
+
+    /// The admin layer over this context's store, spool and directory.
+    pub fn admin(&self) -> Admin {
+        Admin::new(
+            self.settings.clone(),
+            self.store.clone(),
+            self.spool.clone(),
+            self.directory.clone(),
+        )
     }
 
     /// Runs a spool operation on the blocking pool (the spool does synchronous file I/O).
@@ -170,6 +211,7 @@ pub fn start(
     shutdown: CancellationToken,
 ) -> Runners {
     let tasks = TaskTracker::new();
+    tasks.spawn(maintenance::run(ctx.clone(), shutdown.clone()));
     let scheduler = schedule::Scheduler::new(ctx, wake_tx);
     tasks.spawn(scheduler.run(wake_rx, shutdown));
     tasks.close();

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, field, info_span, warn};
 
 use super::board::{Board, Work};
+use super::command;
 use super::failure;
 use super::{RunnerContext, SCAN_INTERVAL, Wakeup, incoming, outgoing};
 
@@ -29,7 +30,12 @@ const DEFERRED_SCAN_DELAY: Duration = Duration::from_millis(200);
 /// many files) costs one scan.
 const SCAN_REQUEST_DELAY: Duration = Duration::from_millis(20);
 /// The stages the runners consume.
-const STAGES: &[Stage] = &[Stage::Incoming, Stage::Outgoing, Stage::Deferred];
+const STAGES: &[Stage] = &[
+    Stage::Incoming,
+    Stage::Command,
+    Stage::Outgoing,
+    Stage::Deferred,
+];
 
 /// What became of a piece of work.
 #[derive(Debug)]
@@ -139,7 +145,7 @@ impl Scheduler {
     fn settle(&mut self, work: Work, verdict: Verdict) {
         match verdict {
             Verdict::Done(children) => {
-                if work.stage != Stage::Incoming {
+                if !matches!(work.stage, Stage::Incoming | Stage::Command) {
                     // A finished delivery may have left a retry job in `deferred`.
                     let at = Instant::now() + DEFERRED_SCAN_DELAY;
                     self.deferred_scan_at.get_or_insert(at);
@@ -155,7 +161,7 @@ impl Scheduler {
 
     fn wakeup(&mut self, wakeup: Wakeup) {
         match wakeup {
-            Wakeup::Committed(stage @ (Stage::Incoming | Stage::Outgoing), id) => {
+            Wakeup::Committed(stage @ (Stage::Incoming | Stage::Command | Stage::Outgoing), id) => {
                 self.board.enqueue(Work { stage, id }, false);
             }
             Wakeup::Committed(Stage::Deferred, _) => {
@@ -310,6 +316,10 @@ async fn attempt(ctx: &RunnerContext, work: &Work, stage: &mut Stage) -> anyhow:
             let children = incoming::process(ctx, id).await?;
             Ok(Verdict::Done(children))
         }
+        Stage::Command => {
+            let children = command::process(ctx, id).await?;
+            Ok(Verdict::Done(children))
+        }
         Stage::Outgoing | Stage::Deferred => {
             if work.stage == Stage::Deferred {
                 match make_due(ctx, id).await? {
@@ -382,7 +392,10 @@ async fn readiness(ctx: &RunnerContext, work: &Work) -> anyhow::Result<Readiness
             let Ok(parent) = EntryId::parse(&text[..end]) else {
                 continue;
             };
-            if exists(Stage::Incoming, &parent)? || exists(Stage::Held, &parent)? {
+            if exists(Stage::Incoming, &parent)?
+                || exists(Stage::Command, &parent)?
+                || exists(Stage::Held, &parent)?
+            {
                 return Ok(Readiness::ParentPending);
             }
         }

@@ -335,6 +335,44 @@ list_settings! {
     unsubscription_policy: SubscriptionPolicy = SubscriptionPolicy::Confirm;
 }
 
+/// Settings that mailcast stores, under Mailman 3's names so that existing configurations
+/// and clients keep them, but does not act on yet. `mailcast lists set` warns when one is
+/// set and `lists show` marks them; a test (`crates/daemon/tests/settings_honesty.rs`)
+/// checks that every name here is read by nothing and every other setting by something.
+pub const NOT_ACTED_ON: &[&str] = &[
+    "advertised",
+    "archive_rendering_mode",
+    "bounce_info_stale_after",
+    "bounce_notify_owner_on_bounce_increment",
+    "bounce_notify_owner_on_disable",
+    "bounce_notify_owner_on_removal",
+    "bounce_score_threshold",
+    "bounce_you_are_disabled_warnings",
+    "bounce_you_are_disabled_warnings_interval",
+    "collapse_alternatives",
+    "convert_html_to_plaintext",
+    "digest_send_periodic",
+    "digest_size_threshold",
+    "digest_volume_frequency",
+    "dmarc_mitigate_action",
+    "dmarc_mitigate_unconditionally",
+    "dmarc_moderation_notice",
+    "dmarc_wrapped_message_text",
+    "filter_action",
+    "filter_content",
+    "filter_extensions",
+    "filter_types",
+    "forward_unrecognized_bounces_to",
+    "gateway_to_mail",
+    "gateway_to_news",
+    "linked_newsgroup",
+    "nntp_prefix_subject_too",
+    "pass_extensions",
+    "pass_types",
+    "posting_pipeline",
+    "process_bounces",
+];
+
 /// Mailman 3's default `bounce_matching_headers`.
 pub const DEFAULT_BOUNCE_MATCHING_HEADERS: &str = "\
 # Lines that *start* with a '#' are comments.
@@ -352,6 +390,11 @@ To unsubscribe send an email to ${short_listname}-leave@${domain}
 ";
 
 impl ListSettings {
+    /// Whether `name` is a setting mailcast stores but does not act on ([`NOT_ACTED_ON`]).
+    pub fn is_not_acted_on(name: &str) -> bool {
+        NOT_ACTED_ON.contains(&name)
+    }
+
     /// The defaults for a new list: Mailman 3's, with `display_name` the capitalised list name
     /// and `subject_prefix` `"[Display Name] "`.
     pub fn defaults_for(list: &ListAddress) -> ListSettings {
@@ -434,6 +477,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.header_matches[0].action, Some(Action::Discard));
+    }
+
+    #[test]
+    fn settings_not_acted_on_are_settings() {
+        for name in NOT_ACTED_ON {
+            assert!(
+                ListSettings::NAMES.contains(name),
+                "{name} is not a setting"
+            );
+        }
     }
 
     #[test]

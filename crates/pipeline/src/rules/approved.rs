@@ -33,6 +33,17 @@ pub fn check(ctx: &RuleContext<'_>) -> RuleOutcome {
     }
 }
 
+/// Whether `message` carries the list's moderator password (a header, or the first body
+/// line): how a moderator's reply to a held-post notice approves the post.
+pub fn approves(message: &crate::message::Message<'_>, list: &crate::ListContext) -> bool {
+    let expected = match list.settings().moderator_password.as_ref() {
+        Some(password) if !password.0.is_empty() => password.0.as_str(),
+        _ => return false,
+    };
+    approval::find(message)
+        .is_some_and(|found| constant_time_eq(found.password.as_bytes(), expected.as_bytes()))
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = a.len() ^ b.len();
     for (i, &x) in a.iter().enumerate() {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use mailcast_outbound::{EnhancedCode, Envelope, RcptOutcome, Relay};
 
-use super::job::RcptLine;
+use crate::outbox::job::RcptLine;
 
 /// What every copy of a bulk job shares.
 pub(super) struct Bulk {

@@ -8,36 +8,25 @@
 //! Recipient lines are sorted by domain, so that a bulk transaction carries few domains.
 //!
 //! The job id is derived from the parent entry, and the job is written in one durable step
-//! (`Spool::create_job`), so a caller that crashed after creating it and runs again finds it
+//! (the outbox's `write_job`), so a caller that crashed after creating it and runs again finds it
 //! ([`mailcast_spool::Error::Exists`]) and moves on. What this module does not do: deliver, or
 //! decide how the post was processed.
 
 use std::collections::HashSet;
 
 use anyhow::Context;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use mailcast_model::{EmailAddress, ListAddress};
 use mailcast_pipeline::Message;
-use mailcast_spool::{EntryId, EntryMeta, Stage};
-use tracing::{debug, info, warn};
+use mailcast_spool::{EntryId, Stage};
+use tracing::{debug, info};
 
 use super::Audience;
-use super::job::{JobAttrs, JobKind, Mode, RcptLine, sort_by_domain};
 use super::mode::{DeliveryPlan, plan_for_post};
 use crate::directory::ListInfo;
+use crate::outbox::job::{JobAttrs, JobKind, Mode, RcptLine, sort_by_domain};
+use crate::outbox::write::{self, NewJob};
 use crate::runner::RunnerContext;
-
-/// Everything that describes a job before it is written.
-pub(super) struct NewJob {
-    pub id: EntryId,
-    pub list: String,
-    pub mail_from: String,
-    pub rcpt_to: String,
-    pub received_at: Timestamp,
-    pub attrs: JobAttrs,
-    pub lines: Vec<String>,
-    pub body: Vec<u8>,
-}
 
 /// Creates the delivery job for a processed post (or `-owner` mail) in `outgoing`, durably.
 ///
@@ -66,7 +55,7 @@ pub async fn create_post_job(
         Audience::OwnersAndModerators => ("owner", JobKind::Owner, DeliveryPlan::BULK),
     };
     let id = parent.derive(suffix)?;
-    if exists(ctx, &id).await? {
+    if write::exists(&ctx.spool, &id).await? {
         debug!(job = %id, "delivery job exists already");
         return Ok(None);
     }
@@ -94,7 +83,7 @@ pub async fn create_post_job(
         kind,
         plan.mode,
         plan.verp,
-        deadline(ctx, received_at),
+        ctx.outbox.limits().deadline(received_at),
         id.clone(),
         message_id,
     );
@@ -108,123 +97,7 @@ pub async fn create_post_job(
         lines,
         body,
     };
-    write(ctx, job).await
-}
-
-/// Creates a bulk job for a message mailcast generated (a notice, a reply) to explicit
-/// addresses, with the given envelope sender (`""` for the null sender). An existing job with
-/// this `id` is left as it is, and recipients that are not addresses are left out (logged).
-/// Failures of notices are not scored as member bounces.
-pub async fn create_notice_job(
-    ctx: &RunnerContext,
-    id: EntryId,
-    list: &ListAddress,
-    mail_from: &str,
-    rcpts: Vec<String>,
-    body: Vec<u8>,
-) -> anyhow::Result<()> {
-    debug!(notice = %id, recipients = rcpts.len(), "queueing a notice");
-    let mut lines: Vec<String> = Vec::with_capacity(rcpts.len());
-    let mut seen = HashSet::new();
-    for rcpt in rcpts {
-        match EmailAddress::parse(&rcpt) {
-            Ok(parsed) if seen.insert(parsed.as_str().to_owned()) => {
-                lines.push(parsed.original().to_owned());
-            }
-            Ok(_) => {}
-            // Retrying cannot make the address valid; the other recipients still get it.
-            Err(err) => warn!(notice = %id, error = %err, "leaving out a notice recipient"),
-        }
-    }
-    if lines.is_empty() {
-        warn!(notice = %id, "a notice has no valid recipient; nothing to send");
-        return Ok(());
-    }
-    sort_by_domain(&mut lines);
-    let now = Timestamp::now();
-    let message_id = Message::parse(&body).ok().and_then(|m| m.message_id());
-    let attrs = JobAttrs::new(
-        JobKind::Notice,
-        Mode::Bulk,
-        false,
-        deadline(ctx, now),
-        id.clone(),
-        message_id,
-    );
-    let job = NewJob {
-        rcpt_to: lines[0].clone(),
-        id,
-        list: list.posting_address(),
-        mail_from: mail_from.to_owned(),
-        received_at: now,
-        attrs,
-        lines,
-        body,
-    };
-    write(ctx, job).await.map(|_| ())
-}
-
-/// Writes a job durably into `outgoing`; `None` if a job with its id exists in any stage.
-pub(super) async fn write(ctx: &RunnerContext, job: NewJob) -> anyhow::Result<Option<EntryId>> {
-    write_in(ctx, job, Stage::Outgoing, None).await
-}
-
-/// Writes a job durably into `stage`, due at `not_before`; `None` if its id exists already.
-pub(super) async fn write_in(
-    ctx: &RunnerContext,
-    job: NewJob,
-    stage: Stage,
-    not_before: Option<Timestamp>,
-) -> anyhow::Result<Option<EntryId>> {
-    let batch_size = batch_size(ctx, job.attrs.mode, job.lines.len());
-    let count = job.lines.len();
-    let spool = ctx.spool.clone();
-    let id = job.id.clone();
-    let mut meta = EntryMeta::new(job.id, stage, &job.list, &job.mail_from, &job.rcpt_to);
-    meta.received_at = job.received_at;
-    meta.not_before = not_before;
-    job.attrs.write_to(&mut meta.attrs);
-    let (lines, body) = (job.lines, job.body);
-    let created = tokio::task::spawn_blocking(move || {
-        spool.create_job(stage, meta, &body, lines.into_iter(), batch_size)
-    })
-    .await
-    .context("creating a delivery job panicked")?;
-    match created {
-        Ok(_) => {
-            debug!(job = %id, %stage, recipients = count, batch_size, "delivery job created");
-            Ok(Some(id))
-        }
-        Err(mailcast_spool::Error::Exists(_)) => Ok(None),
-        Err(err) => Err(err).with_context(|| format!("cannot create delivery job {id}")),
-    }
-}
-
-/// Recipients per batch: `[smtp] max_recipients` (0: everyone in one) for bulk jobs,
-/// `[smtp] personalized_batch_size` for personalized ones.
-fn batch_size(ctx: &RunnerContext, mode: Mode, recipients: usize) -> u64 {
-    let smtp = &ctx.settings.smtp;
-    let size = match mode {
-        Mode::Bulk if smtp.max_recipients == 0 => recipients,
-        Mode::Bulk => smtp.max_recipients,
-        Mode::Personalized => smtp.personalized_batch_size,
-    };
-    size.max(1) as u64
-}
-
-/// When deferred recipients of a message received at `received_at` are given up.
-fn deadline(ctx: &RunnerContext, received_at: Timestamp) -> Timestamp {
-    let period = SignedDuration::try_from(ctx.settings.smtp.delivery_retry_period)
-        .unwrap_or(SignedDuration::MAX);
-    received_at.checked_add(period).unwrap_or(Timestamp::MAX)
-}
-
-async fn exists(ctx: &RunnerContext, id: &EntryId) -> anyhow::Result<bool> {
-    let (spool, id) = (ctx.spool.clone(), id.clone());
-    let found = tokio::task::spawn_blocking(move || spool.find(&id))
-        .await
-        .context("looking up a delivery job panicked")??;
-    Ok(found.is_some())
+    write::write_job(&ctx.spool, ctx.outbox.limits(), job, Stage::Outgoing, None).await
 }
 
 /// When the parent entry was received (the retry deadline counts from there); now if the
@@ -293,7 +166,7 @@ fn explicitly_addressed(body: &[u8]) -> HashSet<String> {
 /// The recipient lines of owner mail: owners and moderators with delivery enabled, each once,
 /// or the site owner.
 async fn owner_lines(ctx: &RunnerContext, list: &ListAddress) -> anyhow::Result<Vec<String>> {
-    let mut lines = super::super::notify::staff(ctx, list).await?;
+    let mut lines = ctx.outbox.staff(list).await?;
     sort_by_domain(&mut lines);
     Ok(lines)
 }

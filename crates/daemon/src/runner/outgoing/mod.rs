@@ -1,10 +1,10 @@
 //! The outgoing runner: delivery jobs, fan-out to the relay, retries, and crash-safe progress.
 //!
 //! A delivery job (DESIGN.md §5) is one body, a file of recipient lines and a progress log in
-//! the spool, with what this runner needs to know in `attrs.job` ([`job`]). Its life:
+//! the spool, with what this runner needs to know in `attrs.job` ([`crate::outbox::job`]). Its life:
 //!
 //! 1. **Created** in `outgoing` by [`create_post_job`] (a processed post to the members, or
-//!    `-owner` mail to the owners and moderators) or [`create_notice_job`] (mail mailcast
+//!    `-owner` mail to the owners and moderators) or by the [`crate::outbox`] (mail mailcast
 //!    generated), under an id derived from its parent so that a re-run finds it.
 //! 2. **Sent** by [`process`]: the batches not yet recorded go out concurrently ([`fanout`]),
 //!    as bulk transactions ([`bulk`]: `[smtp] max_recipients` per batch, envelope sender
@@ -33,7 +33,6 @@
 mod bulk;
 mod create;
 mod fanout;
-pub mod job;
 pub mod mode;
 mod personalized;
 mod retry;
@@ -49,13 +48,13 @@ use mailcast_pipeline::personalize::Personalizer;
 use mailcast_spool::{EntryId, EntryMeta, Stage};
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::outbox::job::{JobAttrs, Mode};
 use crate::runner::RunnerContext;
 use bulk::Bulk;
 use fanout::Copies;
-use job::{JobAttrs, Mode};
 use personalized::Personalized;
 
-pub use create::{create_notice_job, create_post_job};
+pub use create::create_post_job;
 pub use mode::{DeliveryPlan, plan_for_post};
 
 /// Who a post or owner mail goes to.

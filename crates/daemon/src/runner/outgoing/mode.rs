@@ -13,8 +13,8 @@
 
 use mailcast_model::settings::{ListSettings, Personalization};
 
-use super::job::Mode;
 use crate::config::SmtpSettings;
+use crate::outbox::job::Mode;
 
 /// How a post is delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,8 +25,8 @@ use mailcast_store::BounceContext;
 use serde_json::Value;
 use tracing::{info, warn};
 
-use super::create::{self, NewJob};
-use super::job::{FAILURES_RECORDED_KEY, JobAttrs, RcptLine};
+use crate::outbox::job::{FAILURES_RECORDED_KEY, JobAttrs, RcptLine};
+use crate::outbox::write::{self, NewJob};
 use crate::runner::RunnerContext;
 
 /// What finishing a job decided.
@@ -137,9 +137,15 @@ async fn schedule_retry(
         lines: deferred,
         body,
     };
-    if create::write_in(ctx, new, Stage::Deferred, Some(due))
-        .await?
-        .is_some()
+    if write::write_job(
+        &ctx.spool,
+        ctx.outbox.limits(),
+        new,
+        Stage::Deferred,
+        Some(due),
+    )
+    .await?
+    .is_some()
     {
         info!(job = %meta.id, retry = %id, recipients = count, due = %due, "deferred recipients scheduled for retry");
     }

@@ -1,0 +1,43 @@
+//! The periodic work, every `[site] maintenance_interval` (and once at start-up):
+//! - carry out the decisions on held posts that other nodes recorded for this node's spool;
+//! - discard held posts older than their list's `max_days_to_hold`, telling the poster;
+//! - remove confirmation tokens that expired more than a week ago.
+//!
+//! Each step is an admin operation that is safe to run on several nodes at once: a held
+//! post is expired only by the node whose spool holds it, and removing a request is atomic.
+//! A failing step is logged and tried again next time; it never stops the daemon.
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::RunnerContext;
+
+/// Runs the periodic work until `shutdown`.
+pub(crate) async fn run(ctx: RunnerContext, shutdown: CancellationToken) {
+    let admin = ctx.admin();
+    let interval = ctx.settings.site.maintenance_interval;
+    loop {
+        match admin.apply_recorded_decisions().await {
+            Ok(0) => {}
+            Ok(n) => info!(
+                decisions = n,
+                "carried out decisions recorded on other nodes"
+            ),
+            Err(e) => warn!(error = %e, "cannot carry out recorded held decisions"),
+        }
+        match admin.expire_held().await {
+            Ok(0) => {}
+            Ok(n) => info!(posts = n, "held posts expired (max_days_to_hold)"),
+            Err(e) => warn!(error = %e, "cannot expire held posts"),
+        }
+        match admin.expire_requests().await {
+            Ok(0) => {}
+            Ok(n) => info!(requests = n, "expired confirmation tokens removed"),
+            Err(e) => warn!(error = %e, "cannot remove expired requests"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
