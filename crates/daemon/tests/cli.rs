@@ -331,7 +331,167 @@ async fn bad_input_gets_one_clear_line(db: TestDb) {
     );
 }
 
+async fn member_settings_bans_requests_and_templates(db: TestDb) {
+    let site = Site::new(&db);
+    site.ok(&["domains", "add", "t.example"]);
+    site.ok(&["lists", "create", "ant@t.example"]);
+    site.ok(&[
+        "members",
+        "add",
+        "ant@t.example",
+        "Anne Lee <anne@x.example>",
+    ]);
+    site.ok(&[
+        "members",
+        "set",
+        "ant@t.example",
+        "anne@x.example",
+        "moderation_action=hold",
+        "receive_own_postings=false",
+        "delivery_mode=mime_digests",
+    ]);
+    let listed = site.ok(&["members", "list", "ant@t.example"]);
+    assert!(
+        listed.contains("moderation_action=hold")
+            && listed.contains("delivery_mode=mime_digests")
+            && listed.contains("receive_own_postings=false"),
+        "{listed}"
+    );
+    site.ok(&[
+        "members",
+        "set",
+        "ant@t.example",
+        "anne@x.example",
+        "moderation_action=-",
+    ]);
+    assert!(
+        !site
+            .ok(&["members", "list", "ant@t.example"])
+            .contains("moderation_action")
+    );
+    let line = fails(
+        site.run(&[
+            "members",
+            "set",
+            "ant@t.example",
+            "anne@x.example",
+            "colour=blue",
+        ]),
+        &["members", "set"],
+    );
+    assert!(line.contains("unknown member setting"), "{line}");
+    let line = fails(
+        site.run(&[
+            "members",
+            "set",
+            "ant@t.example",
+            "nobody@x.example",
+            "hide_address=true",
+        ]),
+        &["members", "set"],
+    );
+    assert!(line.contains("nobody@x.example"), "{line}");
+
+    // Settings stored but not acted on are named, as a warning and in `lists show`.
+    let out = site.run(&[
+        "lists",
+        "set",
+        "ant@t.example",
+        "filter_content=true",
+        "emergency=false",
+    ]);
+    assert!(out.status.success());
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warning.contains("filter_content") && !warning.contains("emergency"),
+        "{warning}"
+    );
+    let shown = site.ok(&["lists", "show", "ant@t.example"]);
+    assert!(
+        shown.contains("filter_content = true    # stored, not acted on yet"),
+        "{shown}"
+    );
+
+    site.ok(&["bans", "add", "^.*@spam\\.example$", "ant@t.example"]);
+    site.ok(&["bans", "add", "eve@x.example", "--global"]);
+    assert_eq!(
+        site.ok(&["bans", "list", "ant@t.example"]),
+        "^.*@spam\\.example$\n"
+    );
+    assert_eq!(site.ok(&["bans", "list", "--global"]), "eve@x.example\n");
+    site.ok(&["bans", "remove", "eve@x.example", "--global"]);
+    assert_eq!(site.ok(&["bans", "list", "--global"]), "");
+    let line = fails(
+        site.run(&["bans", "add", "^([", "--global"]),
+        &["bans", "add"],
+    );
+    assert!(line.contains("^(["), "{line}");
+
+    assert_eq!(site.ok(&["requests", "list", "ant@t.example"]), "");
+    let line = fails(
+        site.run(&["requests", "approve", "ant@t.example", "0123abcd"]),
+        &["requests", "approve"],
+    );
+    assert!(line.contains("did not match"), "{line}");
+
+    let names = site.ok(&["templates", "list", "--names"]);
+    assert!(names.contains("list:user:notice:welcome\n"), "{names}");
+    let default = site.ok(&["templates", "show", "list:user:notice:welcome"]);
+    assert!(default.contains("$display_name"), "{default}");
+    let file = site.dir.path().join("welcome.txt");
+    std::fs::write(&file, "Hello from $display_name!\n").unwrap();
+    site.ok(&[
+        "templates",
+        "set",
+        "list:user:notice:welcome",
+        file.to_str().unwrap(),
+        "--list",
+        "ant@t.example",
+    ]);
+    site.ok(&[
+        "templates",
+        "set",
+        "list:user:notice:goodbye",
+        "--text",
+        "Bye.",
+        "--domain",
+        "t.example",
+    ]);
+    assert_eq!(
+        site.ok(&[
+            "templates",
+            "show",
+            "list:user:notice:welcome",
+            "--list",
+            "ant@t.example"
+        ]),
+        "Hello from $display_name!\n"
+    );
+    let listed = site.ok(&["templates", "list"]);
+    assert!(
+        listed.contains("list ant@t.example\tlist:user:notice:welcome\tfile://"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("domain t.example\tlist:user:notice:goodbye"),
+        "{listed}"
+    );
+    site.ok(&[
+        "templates",
+        "remove",
+        "list:user:notice:welcome",
+        "--list",
+        "ant@t.example",
+    ]);
+    let line = fails(
+        site.run(&["templates", "set", "list:no:such:thing", "--text", "x"]),
+        &["templates", "set"],
+    );
+    assert!(line.contains("list:no:such:thing"), "{line}");
+}
+
 mailcast_store::backend_tests!(
+    member_settings_bans_requests_and_templates,
     domains_lists_and_settings,
     members_import_is_idempotent_and_counts,
     members_from_stdin_and_invalid_lines,

@@ -676,3 +676,42 @@ async fn no_command_mail_stays_in_the_command_stage() {
     assert_eq!(site.queue_count("shunt"), 0, "{:?}", site.queue_counts());
     daemon.stop().await;
 }
+
+#[tokio::test]
+async fn a_held_post_expires_after_max_days_to_hold() {
+    let (sink, site, daemon) = running(&["max_days_to_hold=1"]).await;
+    send(
+        &site,
+        "late@outside.example",
+        LIST,
+        "Anyone?",
+        &[],
+        "Hello.\n",
+    )
+    .await;
+    wait_until("the post is held", || {
+        !site.ok(&["held", "list", LIST]).trim().is_empty()
+    })
+    .await;
+    daemon.stop().await;
+    // Two days later: the periodic work runs at start-up.
+    let later = site.start_under(&["faketime", "-f", "+2d"]).await;
+    let notice = mail_to(&sink, "late@outside.example", "expired without a decision").await;
+    assert!(
+        body(&notice.data).contains("Anyone?"),
+        "{}",
+        body(&notice.data)
+    );
+    wait_until("nothing is held", || {
+        site.ok(&["held", "list", LIST]).trim().is_empty()
+    })
+    .await;
+    assert_eq!(site.queue_count("held"), 0);
+    assert!(
+        !mails_to(&sink, MEMBER)
+            .iter()
+            .any(|m| header(&m.data, "Subject").is_some_and(|s| s.contains("Anyone?"))),
+        "the expired post is not delivered"
+    );
+    later.stop().await;
+}

@@ -436,3 +436,62 @@ async fn a_post_to_a_removed_list_is_shunted_for_the_operator() {
     daemon.stop().await;
     assert!(sink.received().is_empty());
 }
+
+/// A post over the spill threshold is judged whole: its `Approved:` body line approves it,
+/// although its header section alone would be refused at LMTP time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_large_post_is_judged_with_its_body() {
+    let sink = start_sink(SinkConfig::smtp()).await;
+    let mut site = site_with_list(
+        sink_port(&sink),
+        &[
+            "default_nonmember_action=reject",
+            "moderator_password=pw1",
+            "max_message_size=0",
+        ],
+    );
+    site.set("lmtp.spill_threshold", 4096);
+    let daemon = site.start().await;
+    let mut text = String::from("Approved: pw1\n\n");
+    for n in 0..400 {
+        text.push_str(&format!(
+            "line {n} of a long post that is larger than the spill threshold\n"
+        ));
+    }
+    let reply = post(
+        site.lmtp,
+        OUTSIDER,
+        LIST,
+        &message(OUTSIDER, LIST, "Big", &text),
+    )
+    .await;
+    assert_eq!(reply.code, 250, "the body's approval counts: {reply:?}");
+    sink.wait_for_recipients(MEMBERS.len() as u64, support::DEADLINE)
+        .await
+        .expect("the approved post is delivered");
+    let got = sink.received();
+    assert!(
+        got.iter().all(|r| !body(&r.data).contains("pw1")),
+        "the password is removed"
+    );
+    // Without the password line, the same large post is still refused (after the full chain,
+    // with a notice, since only the headers were seen at LMTP time).
+    let reply = post(
+        site.lmtp,
+        OUTSIDER,
+        LIST,
+        &message(
+            OUTSIDER,
+            LIST,
+            "Big",
+            &text.replace("Approved: pw1", "Hello"),
+        ),
+    )
+    .await;
+    assert_eq!(reply.code, 250, "{reply:?}");
+    wait_until("the rejection notice reaches the poster", || {
+        !received_by(&sink.received(), OUTSIDER).is_empty()
+    })
+    .await;
+    daemon.stop().await;
+}

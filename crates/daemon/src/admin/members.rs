@@ -6,7 +6,7 @@
 //! unsubscribing are workflows ([`super::subscriptions`]), not settings.
 
 use mailcast_model::{Action, DeliveryMode, DeliveryStatus, EmailAddress, ListAddress, MemberRole};
-use mailcast_store::Member;
+use mailcast_store::{ImportReport, Member, RemoveReport};
 
 use super::{Admin, AdminError, Result};
 
@@ -23,6 +23,45 @@ pub const MEMBER_SETTINGS: &[&str] = &[
 ];
 
 impl Admin {
+    /// An owner's bulk import (`mailcast members add`): the addresses join in `role` at once,
+    /// vouched for by the owner, without welcome messages; idempotent. `progress` is told how
+    /// many rows are done.
+    pub async fn import_members(
+        &self,
+        list: &ListAddress,
+        role: MemberRole,
+        mailboxes: &[mailcast_model::Mailbox],
+        progress: &mut (dyn FnMut(usize) + Send),
+    ) -> Result<ImportReport> {
+        self.list_info(list).await?;
+        Ok(self
+            .store
+            .add_members(list, role, mailboxes, progress)
+            .await?)
+    }
+
+    /// An owner's removal of memberships (`mailcast members remove`), without goodbye
+    /// messages.
+    pub async fn remove_members(
+        &self,
+        list: &ListAddress,
+        role: Option<MemberRole>,
+        addresses: &[EmailAddress],
+    ) -> Result<RemoveReport> {
+        self.list_info(list).await?;
+        Ok(self.store.remove_members(list, role, addresses).await?)
+    }
+
+    /// The memberships of a list, in one role or all.
+    pub async fn members(
+        &self,
+        list: &ListAddress,
+        role: Option<MemberRole>,
+    ) -> Result<Vec<Member>> {
+        self.list_info(list).await?;
+        Ok(self.store.members(list, role).await?)
+    }
+
     /// The memberships of `address` on `list` (one per role).
     pub async fn membership(
         &self,

@@ -1,4 +1,4 @@
-//! `mailcast members add|remove|list`.
+//! `mailcast members add|remove|list|set`: parse, call the admin layer, print.
 //!
 //! `add` reads addresses from the arguments and from `--file FILE` or `-` (standard input), one
 //! `addr`, `<addr>` or `Name <addr>` per line; blank lines and `#` comments are skipped. By
@@ -25,7 +25,7 @@ pub fn role(arg: RoleArg) -> MemberRole {
 }
 
 pub async fn run(settings: Settings, cmd: MembersCommand) -> anyhow::Result<()> {
-    let store = super::open_store(&settings).await?;
+    let admin = super::open_admin(settings).await?;
     match cmd {
         MembersCommand::Set {
             list,
@@ -33,7 +33,6 @@ pub async fn run(settings: Settings, cmd: MembersCommand) -> anyhow::Result<()> 
             settings: pairs,
             role: r,
         } => {
-            let admin = super::open_admin(settings).await?;
             let list = ListAddress::parse(&list)?;
             let address = EmailAddress::parse(&address)?;
             let member = admin
@@ -95,8 +94,8 @@ pub async fn run(settings: Settings, cmd: MembersCommand) -> anyhow::Result<()> 
                     b.set_position(done as u64);
                 }
             };
-            let report = store
-                .add_members(&list, role(r), &mailboxes, &mut on_progress)
+            let report = admin
+                .import_members(&list, role(r), &mailboxes, &mut on_progress)
                 .await?;
             if let Some(b) = bar {
                 b.finish_and_clear();
@@ -121,7 +120,7 @@ pub async fn run(settings: Settings, cmd: MembersCommand) -> anyhow::Result<()> 
                 .iter()
                 .map(|a| EmailAddress::parse(a))
                 .collect::<Result<Vec<_>, _>>()?;
-            let report = store
+            let report = admin
                 .remove_members(&list, Some(role(r)), &addresses)
                 .await?;
             println!("{list}: removed {}", report.removed);
@@ -132,7 +131,7 @@ pub async fn run(settings: Settings, cmd: MembersCommand) -> anyhow::Result<()> 
         }
         MembersCommand::List { list, role: r } => {
             let list = ListAddress::parse(&list)?;
-            let members = store.members(&list, r.map(role)).await?;
+            let members = admin.members(&list, r.map(role)).await?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             for m in members {
                 let line = member_line(&m);

@@ -190,6 +190,9 @@ impl Acceptor {
         // What the posting rules see: the whole message, or only its header section when the
         // body was spilled to disk.
         let mut planner = Planner::new(&snapshot, &self.posting, &reverse_path, &message, size);
+        if spill.is_some() {
+            planner = planner.headers_only();
+        }
         for i in (0..n).filter(|&i| first[i] == i) {
             match planner.plan(&recipients[i]).await? {
                 Plan::Store(envelope) => {

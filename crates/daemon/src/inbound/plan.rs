@@ -10,6 +10,10 @@
 //! incoming runner runs the whole chain again and acts. Everything else maps to a stage by
 //! sub-address.
 //!
+//! A message over the spill threshold is planned on its header section alone
+//! ([`Planner::headers_only`]); where its body could overturn the verdict (an `Approved:` line,
+//! on a list with a moderator password) it is stored and judged whole by the incoming runner.
+//!
 //! A [`Planner`] parses the message once, on its first posting-address recipient, and keeps
 //! the parse and the senders for the others. It does not touch the spool or write anything.
 
@@ -94,6 +98,8 @@ pub struct Planner<'a> {
     mail_from: &'a str,
     message: &'a [u8],
     original_size: u64,
+    /// `message` is the header section only (the body was spilled to disk).
+    headers_only: bool,
     parsed: Option<Parsed<'a>>,
 }
 
@@ -120,8 +126,17 @@ impl<'a> Planner<'a> {
             mail_from,
             message,
             original_size,
+            headers_only: false,
             parsed: None,
         }
+    }
+
+    /// Marks `message` as the header section alone: a verdict the body could overturn is
+    /// then left to the incoming runner's full chain, so that a refusal now never
+    /// contradicts it.
+    pub fn headers_only(mut self) -> Planner<'a> {
+        self.headers_only = true;
+        self
     }
 
     /// Decides the plan for one recipient.
@@ -176,6 +191,17 @@ impl<'a> Planner<'a> {
             sender,
             msg_facts,
         );
+        // The `approved` rule comes first and reads the body (an `Approved:` line): without
+        // the body, only a list without a moderator password can be judged here.
+        let body_may_approve = self.headers_only
+            && list
+                .settings
+                .moderator_password
+                .as_ref()
+                .is_some_and(|p| !p.0.is_empty());
+        if body_may_approve {
+            return Ok(None);
+        }
         Ok(match chain::early(&ctx) {
             Early::Refuse(refusal) => Some(Plan::Refuse(refusal)),
             // With `forward_auto_discards` the runner discards it and tells the moderators.

@@ -12,7 +12,7 @@
 //!    all without a results mail. Mail to `-request` is read as a script
 //!    (`mailcast_pipeline::commands::read`: the Subject, then up to
 //!    `[site] email_commands_max_lines` lines of the first text/plain part) and answered with
-//!    Mailman's results mail.
+//!    Mailman's results mail. Quoted lines and an `Approved:` password line are skipped.
 //! 4. The entry is removed, after every mail it caused exists in `outgoing`.
 //!
 //! The commands act through the admin layer ([`crate::admin`]) with no `pre_*` vouching, so
@@ -165,7 +165,7 @@ impl Session<'_> {
                 unprocessed.push(line.clone());
                 continue;
             }
-            if line.trim().is_empty() {
+            if skipped(line) {
                 continue;
             }
             results.push(format!("> {}", line.trim()));
@@ -496,6 +496,18 @@ impl Session<'_> {
     }
 }
 
+/// Lines that are not commands: blank ones, quoted ones (`> ...`, a reply's quote of our own
+/// mail), and an `Approved:` password line (never echoed back in the results).
+fn skipped(line: &str) -> bool {
+    let line = line.trim_start();
+    let lower = line.to_ascii_lowercase();
+    line.is_empty()
+        || line.starts_with('>')
+        || ["approved:", "approve:", "x-approved:", "x-approve:"]
+            .iter()
+            .any(|p| lower.starts_with(p))
+}
+
 /// A refusal as a results line that ends processing; internal failures stay errors (the
 /// entry is retried).
 fn refused(error: AdminError) -> anyhow::Result<Outcome> {
@@ -509,4 +521,44 @@ async fn remove(ctx: &RunnerContext, id: &EntryId) -> anyhow::Result<()> {
     let id = id.clone();
     ctx.on_spool(move |spool| spool.remove(Stage::Command, &id))
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quoted_blank_and_password_lines_are_not_commands() {
+        for (line, skip) in [
+            ("", true),
+            ("   ", true),
+            ("> confirm 0123", true),
+            ("Approved: s3cret", true),
+            ("approve: s3cret", true),
+            ("confirm 0123", false),
+            ("Re: confirm 0123", false),
+            ("help", false),
+        ] {
+            assert_eq!(super::skipped(line), skip, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn automatic_mail_is_recognised() {
+        use mailcast_pipeline::message::Message;
+        for (headers, sender, automatic) in [
+            ("", "a@example.com", false),
+            ("", "", true),
+            ("Auto-Submitted: auto-replied\r\n", "a@example.com", true),
+            ("Auto-Submitted: no\r\n", "a@example.com", false),
+            ("Precedence: bulk\r\n", "a@example.com", true),
+            ("Precedence: list\r\nX-Ack: yes\r\n", "a@example.com", false),
+        ] {
+            let raw = format!("From: a@example.com\r\n{headers}Subject: help\r\n\r\n");
+            let message = Message::parse(raw.as_bytes()).unwrap();
+            assert_eq!(
+                super::is_automatic(&message, sender),
+                automatic,
+                "{headers:?} <{sender}>"
+            );
+        }
+    }
 }

@@ -238,9 +238,23 @@ level = "info"
 
     /// Starts `mailcast serve` and waits until it accepts LMTP connections.
     pub async fn start(&self) -> Daemon {
+        self.start_under(&[]).await
+    }
+
+    /// Starts `mailcast serve` under a wrapper command (`["faketime", "-f", "+3d"]`: the
+    /// daemon's clock runs three days ahead).
+    pub async fn start_under(&self, wrapper: &[&str]) -> Daemon {
         let log = self.path(&format!("daemon-{}.log", free_port()));
         let file = std::fs::File::create(&log).expect("create the daemon log");
-        let child = Command::new(env!("CARGO_BIN_EXE_mailcast"))
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(env!("CARGO_BIN_EXE_mailcast"));
+                command
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_mailcast")),
+        };
+        let child = command
             .arg("--config")
             .arg(&self.config_path)
             .arg("serve")
