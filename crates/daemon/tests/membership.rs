@@ -695,8 +695,8 @@ async fn a_held_post_expires_after_max_days_to_hold() {
     .await;
     daemon.stop().await;
     // Two days later: the periodic work runs at start-up.
-    let later = site.start_under(&["faketime", "-f", "+2d"]).await;
-    let notice = mail_to(&sink, "late@outside.example", "expired without a decision").await;
+    let later = site.start_with_env(&support::faketime("+2d")).await;
+    let notice = mail_to(&sink, "late@outside.example", "was discarded").await;
     assert!(
         body(&notice.data).contains("Anyone?"),
         "{}",
@@ -714,4 +714,59 @@ async fn a_held_post_expires_after_max_days_to_hold() {
         "the expired post is not delivered"
     );
     later.stop().await;
+}
+
+/// Two nodes share one database, each with its own spool: a decision taken on the node that
+/// does not hold the post is recorded, and the node that holds it carries it out.
+#[tokio::test]
+async fn a_held_post_can_be_decided_from_another_node() {
+    let (sink, site, daemon) = running_with(&["respond_to_post_requests=false"], |site| {
+        site.set("site.node", "node-a");
+        site.set("site.maintenance_interval", 1);
+    })
+    .await;
+    send(
+        &site,
+        "far@outside.example",
+        LIST,
+        "From afar",
+        &[],
+        "Hello.\n",
+    )
+    .await;
+    wait_until("the post is held", || {
+        !site.ok(&["held", "list", LIST]).trim().is_empty()
+    })
+    .await;
+    let id = site.ok(&["held", "list", LIST]);
+    let id = id.split('\t').next().unwrap().to_string();
+    // Node B: the same database, another var directory (so another spool).
+    let config = std::fs::read_to_string(site.config_path()).unwrap();
+    let mut other: toml::Table = config.parse().unwrap();
+    let database = site.database_url();
+    other["paths"]["var_dir"] = toml::Value::String(site.path("node-b").display().to_string());
+    other["database"]["url"] = toml::Value::String(database);
+    other["site"]["node"] = toml::Value::String("node-b".into());
+    let other_path = site.path("node-b.toml");
+    std::fs::write(&other_path, other.to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailcast"))
+        .arg("--config")
+        .arg(&other_path)
+        .args(["held", "approve", LIST, &id])
+        .env_remove("MAILCAST_CONFIG")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("node node-a carries it out"), "{said}");
+    mail_to(&sink, MEMBER, "From afar").await;
+    wait_until("nothing is held", || {
+        site.ok(&["held", "list", LIST]).trim().is_empty()
+    })
+    .await;
+    daemon.stop().await;
 }

@@ -496,7 +496,12 @@ impl Admin {
         let list_ctx = self.list_context(list).await?;
         if list_ctx.settings().send_welcome_message {
             self.outbox
-                .welcome(&list_ctx, &mailbox, origin.next_id()?)
+                .welcome(
+                    &list_ctx,
+                    &mailbox,
+                    request.delivery_mode != DeliveryMode::Regular,
+                    origin.next_id()?,
+                )
                 .await?;
         }
         if list_ctx.settings().admin_notify_mchanges {

@@ -2,19 +2,20 @@
 //! owners' notices and approval requests, refusals, command results, autoresponses, the
 //! "no more today" notice, post acknowledgements, and the notice that a held post expired.
 //!
-//! Each text is Mailman's named template (an override from the store, else the English
-//! default) expanded with the list's placeholders and the mail's own; the message is built
-//! by `mailcast_pipeline::generated`, which keeps every header free of injected lines.
-//! Subjects and senders are Mailman 3's: confirmations come from `-confirm+TOKEN` (a plain
-//! reply confirms), welcome and goodbye from `-request`, owner notices from `-owner`,
-//! results and autoresponses from `-bounces`; every envelope sender is `-bounces` (or the
-//! site owner for the owners' mail), so nothing we send can start a loop.
+//! The texts, subjects and senders are the pipeline's pure builders
+//! (`mailcast_pipeline::membership_notice`: Mailman's named templates, with the overrides
+//! from the store, and Mailman's subjects); the message is built by
+//! `mailcast_pipeline::generated`, which keeps every header free of injected lines. This
+//! module adds what needs I/O: the overrides, the recipients, the daily cap and the grace
+//! period, ids, and the job. Every envelope sender is `-bounces`, the null sender, or the
+//! site owner for the owners' mail, so nothing we send can start a loop.
 
 use mailcast_model::{EmailAddress, Mailbox};
 use mailcast_pipeline::ListContext;
-use mailcast_pipeline::generated::{self, AutoSubmitted, GeneratedMail};
+use mailcast_pipeline::generated::{self, AutoSubmitted};
+use mailcast_pipeline::membership_notice::{self as texts, Autoresponse, Confirmation, Notice};
 use mailcast_pipeline::message::Message;
-use mailcast_pipeline::templates::{self, Overrides};
+use mailcast_pipeline::templates;
 use mailcast_spool::EntryId;
 use mailcast_store::{PendingRequest, RequestKind, ResponseKind};
 use tracing::info;
@@ -23,78 +24,71 @@ use super::answer::Allowance;
 use super::notices::About;
 use super::{Mail, Outbox};
 
-/// One mail to build: who it is from and to, the template, its subject and placeholders.
-struct Letter<'a> {
-    from: String,
+/// How a notice travels: its recipient, envelope sender and threading.
+struct Envelope<'a> {
     to: &'a Mailbox,
-    envelope: String,
-    template: &'static str,
-    subject: String,
-    extra: Vec<(&'static str, String)>,
-    auto_submitted: AutoSubmitted,
+    mail_from: String,
     in_reply_to: Option<String>,
-    headers: Vec<(&'static str, String)>,
     attach: Option<&'a [u8]>,
-    /// Text used instead of the template (autoresponses, command results).
-    text: Option<String>,
 }
 
-impl<'a> Letter<'a> {
-    fn new(list: &ListContext, to: &'a Mailbox, template: &'static str, subject: String) -> Self {
-        Letter {
-            from: list.address().sub_address("request"),
+impl<'a> Envelope<'a> {
+    fn to(list: &ListContext, to: &'a Mailbox) -> Envelope<'a> {
+        Envelope {
             to,
-            envelope: list.address().sub_address("bounces"),
-            template,
-            subject,
-            extra: Vec::new(),
-            auto_submitted: AutoSubmitted::Generated,
+            mail_from: list.address().sub_address("bounces"),
             in_reply_to: None,
-            headers: Vec::new(),
             attach: None,
-            text: None,
         }
     }
 }
 
 impl Outbox {
-    /// Builds and queues one letter.
+    /// Builds `notice` for `envelope.to` and queues it.
     async fn send(
         &self,
         list: &ListContext,
-        letter: Letter<'_>,
+        notice: Notice,
+        envelope: Envelope<'_>,
         id: EntryId,
     ) -> anyhow::Result<Option<EntryId>> {
-        let overrides = self.overrides(list.address()).await?;
-        let text = match letter.text {
-            Some(text) => text,
-            None => expand(list, &overrides, letter.template, &letter.extra, letter.to),
-        };
         let generated = self.generated();
-        let to_address = letter.to.address.original().to_string();
-        let to_name = letter.to.display_name.clone();
-        let mail = GeneratedMail {
-            from: generated::Mailbox {
-                name: None,
-                address: &letter.from,
-            },
-            to: vec![generated::Mailbox {
-                name: to_name.as_deref(),
-                address: &to_address,
-            }],
-            subject: &letter.subject,
-            text: &text,
-            auto_submitted: letter.auto_submitted,
-            in_reply_to: letter.in_reply_to.as_deref(),
-            extra_headers: letter.headers,
-            attachments: letter.attach.into_iter().collect(),
-        };
+        let to_address = envelope.to.address.original().to_string();
+        let to_name = envelope.to.display_name.clone();
+        let mut mail = notice.mail(vec![generated::Mailbox {
+            name: to_name.as_deref(),
+            address: &to_address,
+        }]);
+        mail.in_reply_to = envelope.in_reply_to.as_deref();
+        mail.attachments = envelope.attach.into_iter().collect();
         let body = generated::build(&mail, &generated.ids());
         self.queue(Mail {
             id,
             list: list.address().clone(),
-            mail_from: letter.envelope,
+            mail_from: envelope.mail_from,
             rcpts: vec![to_address],
+            body,
+        })
+        .await
+    }
+
+    /// A notice to the owners and moderators, envelope the site owner.
+    async fn send_to_staff(
+        &self,
+        list: &ListContext,
+        notice: Notice,
+        id: EntryId,
+    ) -> anyhow::Result<Option<EntryId>> {
+        let owner = list.address().sub_address("owner");
+        let generated = self.generated();
+        let mail = notice.mail(vec![generated::Mailbox::bare(&owner)]);
+        let body = generated::build(&mail, &generated.ids());
+        let rcpts = self.staff(list.address()).await?;
+        self.queue(Mail {
+            id,
+            list: list.address().clone(),
+            mail_from: self.site_owner.clone(),
+            rcpts,
             body,
         })
         .await
@@ -108,35 +102,21 @@ impl Outbox {
         request: &PendingRequest,
         id: EntryId,
     ) -> anyhow::Result<Option<EntryId>> {
-        let (template, subject) = match request.kind {
-            RequestKind::Subscription => (
-                "list:user:action:subscribe",
-                format!(
-                    "Your confirmation is needed to join the {} mailing list.",
-                    list.address().posting_address()
-                ),
-            ),
-            RequestKind::Unsubscription => (
-                "list:user:action:unsubscribe",
-                format!(
-                    "Your confirmation is needed to leave the {} mailing list.",
-                    list.address().posting_address()
-                ),
-            ),
+        let overrides = self.overrides(list.address()).await?;
+        let kind = match request.kind {
+            RequestKind::Subscription => Confirmation::Subscribe,
+            RequestKind::Unsubscription => Confirmation::Unsubscribe,
         };
-        let to = mailbox(request);
-        let mut letter = Letter::new(list, &to, template, subject);
-        letter.from = format!(
-            "{}-confirm+{}@{}",
-            list.address().name(),
-            request.token,
-            list.address().domain()
+        let notice = texts::confirmation_request(
+            list,
+            &overrides,
+            kind,
+            request.email.original(),
+            &request.token,
+            true,
         );
-        letter.extra = vec![
-            ("token", request.token.clone()),
-            ("user_email", request.email.original().to_string()),
-        ];
-        self.send(list, letter, id).await
+        let to = mailbox(request);
+        self.send(list, notice, Envelope::to(list, &to), id).await
     }
 
     /// The welcome message to a new member.
@@ -144,27 +124,30 @@ impl Outbox {
         &self,
         list: &ListContext,
         to: &Mailbox,
+        digest: bool,
         id: EntryId,
     ) -> anyhow::Result<Option<EntryId>> {
-        let subject = format!("Welcome to the \"{}\" mailing list", list.display_name());
-        let letter = Letter::new(list, to, "list:user:notice:welcome", subject);
-        self.send(list, letter, id).await
+        let overrides = self.overrides(list.address()).await?;
+        let notice = texts::welcome(
+            list,
+            &overrides,
+            to.display_name.as_deref(),
+            to.address.original(),
+            digest,
+        );
+        self.send(list, notice, Envelope::to(list, to), id).await
     }
 
-    /// The goodbye message to someone who left (Mailman's default text is empty; the
-    /// subject says it all).
+    /// The goodbye message to someone who left.
     pub async fn goodbye(
         &self,
         list: &ListContext,
         to: &Mailbox,
         id: EntryId,
     ) -> anyhow::Result<Option<EntryId>> {
-        let subject = format!(
-            "You have been unsubscribed from the {} mailing list",
-            list.display_name()
-        );
-        let letter = Letter::new(list, to, "list:user:notice:goodbye", subject);
-        self.send(list, letter, id).await
+        let overrides = self.overrides(list.address()).await?;
+        let notice = texts::goodbye(list, &overrides, to.address.original());
+        self.send(list, notice, Envelope::to(list, to), id).await
     }
 
     /// The owners' notice that someone joined or left (`admin_notify_mchanges`).
@@ -175,24 +158,13 @@ impl Outbox {
         who: &Mailbox,
         id: EntryId,
     ) -> anyhow::Result<Option<EntryId>> {
-        let (template, subject) = match kind {
-            RequestKind::Subscription => (
-                "list:admin:notice:subscribe",
-                format!("{} subscription notification", list.display_name()),
-            ),
-            RequestKind::Unsubscription => (
-                "list:admin:notice:unsubscribe",
-                format!("{} unsubscription notification", list.display_name()),
-            ),
+        let overrides = self.overrides(list.address()).await?;
+        let (name, email) = (who.display_name.as_deref(), who.address.original());
+        let notice = match kind {
+            RequestKind::Subscription => texts::owner_subscribed(list, &overrides, name, email),
+            RequestKind::Unsubscription => texts::owner_unsubscribed(list, &overrides, name, email),
         };
-        self.to_staff(
-            list,
-            template,
-            subject,
-            vec![("member", member_text(who))],
-            id,
-        )
-        .await
+        self.send_to_staff(list, notice, id).await
     }
 
     /// The moderators' request to approve a subscription or unsubscription.
@@ -202,32 +174,24 @@ impl Outbox {
         request: &PendingRequest,
         id: EntryId,
     ) -> anyhow::Result<Option<EntryId>> {
-        let (template, subject) = match request.kind {
-            RequestKind::Subscription => (
-                "list:admin:action:subscribe",
-                format!(
-                    "New subscription request to {} from {}",
-                    list.display_name(),
-                    request.email
-                ),
-            ),
-            RequestKind::Unsubscription => (
-                "list:admin:action:unsubscribe",
-                format!(
-                    "New unsubscription request from {} by {}",
-                    list.display_name(),
-                    request.email
-                ),
-            ),
+        let overrides = self.overrides(list.address()).await?;
+        let kind = match request.kind {
+            RequestKind::Subscription => texts::Request::Subscription,
+            RequestKind::Unsubscription => texts::Request::Unsubscription,
         };
-        let extra = vec![
-            ("member", member_text(&mailbox(request))),
-            ("token", request.token.clone()),
-        ];
-        self.to_staff(list, template, subject, extra, id).await
+        let notice = texts::moderator_approval(
+            list,
+            &overrides,
+            kind,
+            request.display_name.as_deref(),
+            request.email.original(),
+            &request.token,
+        );
+        self.send_to_staff(list, notice, id).await
     }
 
-    /// Tells the subscriber that the moderators refused the request.
+    /// Tells the subscriber that the moderators refused the request
+    /// (`list:user:notice:refuse`).
     pub async fn request_refused(
         &self,
         list: &ListContext,
@@ -235,24 +199,33 @@ impl Outbox {
         reason: Option<&str>,
         id: EntryId,
     ) -> anyhow::Result<Option<EntryId>> {
-        let subject = format!(
-            "Request to mailing list \"{}\" rejected",
-            list.display_name()
-        );
-        let to = mailbox(request);
+        let overrides = self.overrides(list.address()).await?;
         let what = match request.kind {
             RequestKind::Subscription => format!("Subscription request for {}", request.email),
             RequestKind::Unsubscription => {
                 format!("Unsubscription request for {}", request.email)
             }
         };
-        let mut letter = Letter::new(list, &to, "list:user:notice:refuse", subject);
-        letter.from = list.address().sub_address("owner");
-        letter.extra = vec![
-            ("request", what),
-            ("reason", reason.unwrap_or("No reason given").to_string()),
-        ];
-        self.send(list, letter, id).await
+        let text = templates::expand(
+            overrides.text("list:user:notice:refuse"),
+            list,
+            &[
+                ("request", what),
+                ("reason", reason.unwrap_or("No reason given").to_string()),
+            ],
+        );
+        let notice = Notice {
+            from: list.address().sub_address("owner"),
+            subject: format!(
+                "Request to mailing list \"{}\" rejected",
+                list.display_name()
+            ),
+            text,
+            auto_submitted: AutoSubmitted::Generated,
+            extra_headers: Vec::new(),
+        };
+        let to = mailbox(request);
+        self.send(list, notice, Envelope::to(list, &to), id).await
     }
 
     /// The results of the email commands in `message`, to `sender`, within the daily cap.
@@ -264,29 +237,23 @@ impl Outbox {
         text: &str,
         id: EntryId,
     ) -> anyhow::Result<Option<EntryId>> {
+        let Some(notice) = self.capped(list, sender, ResponseKind::Command).await? else {
+            return Ok(None);
+        };
+        let notice = notice.unwrap_or_else(|| Notice {
+            from: list.address().sub_address("bounces"),
+            subject: mailcast_pipeline::commands::RESULTS_SUBJECT.to_string(),
+            text: text.to_string(),
+            auto_submitted: AutoSubmitted::Replied,
+            extra_headers: Vec::new(),
+        });
         let to = Mailbox {
             display_name: None,
             address: sender.clone(),
         };
-        let Some(letter) = self
-            .capped(list, &to, ResponseKind::Command, message)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let mut letter = letter.unwrap_or_else(|| {
-            let mut letter = Letter::new(
-                list,
-                &to,
-                "help",
-                mailcast_pipeline::commands::results::RESULTS_SUBJECT.to_string(),
-            );
-            letter.text = Some(text.to_string());
-            letter
-        });
-        letter.in_reply_to = message.message_id();
-        letter.auto_submitted = AutoSubmitted::Replied;
-        self.send(list, letter, id).await
+        let mut envelope = Envelope::to(list, &to);
+        envelope.in_reply_to = message.message_id();
+        self.send(list, notice, envelope, id).await
     }
 
     /// Mailman's replybot: the list's autoresponse text to `sender` (not within the grace
@@ -300,15 +267,11 @@ impl Outbox {
         id: EntryId,
     ) -> anyhow::Result<Option<EntryId>> {
         let settings = list.settings();
-        let text = match kind {
-            ResponseKind::Owner => &settings.autoresponse_owner_text,
-            ResponseKind::Postings => &settings.autoresponse_postings_text,
-            _ => &settings.autoresponse_request_text,
-        };
         let grace_days = settings.autoresponse_grace_period.seconds / 86_400;
         let acked = message
             .text("X-Ack")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("yes"));
+        let today = super::answer::today_utc();
         if settings.autoresponse_grace_period.seconds > 0
             && !acked
             && let Some(last) = self
@@ -316,7 +279,6 @@ impl Outbox {
                 .last_autoresponse(list.address(), sender, kind)
                 .await?
         {
-            let today = super::answer::today_utc();
             let next = last
                 .checked_add(jiff::Span::new().days(grace_days as i64))
                 .unwrap_or(last);
@@ -325,34 +287,22 @@ impl Outbox {
                 return Ok(None);
             }
         }
-        let today = super::answer::today_utc();
         self.store
             .note_autoresponse(list.address(), sender, kind, today)
             .await?;
+        let which = match kind {
+            ResponseKind::Owner => Autoresponse::Owner,
+            ResponseKind::Postings => Autoresponse::Postings,
+            _ => Autoresponse::Request,
+        };
         let to = Mailbox {
             display_name: None,
             address: sender.clone(),
         };
-        let subject = format!(
-            "Auto-response for your message to the \"{}\" mailing list",
-            list.display_name()
-        );
-        let extra = vec![
-            ("list_name", list.address().name().to_string()),
-            ("requestemail", list.address().sub_address("request")),
-            ("owneremail", list.address().sub_address("owner")),
-        ];
-        let expanded = templates::wrap(&templates::expand(&text.0, list, &extra), 70);
-        let mut letter = Letter::new(list, &to, "help", subject);
-        letter.from = list.address().sub_address("bounces");
-        letter.text = Some(expanded);
-        letter.auto_submitted = AutoSubmitted::Replied;
-        letter.in_reply_to = message.message_id();
-        letter.headers = vec![
-            ("X-Mailer", "The mailcast Replybot".to_string()),
-            ("X-Ack", "No".to_string()),
-        ];
-        self.send(list, letter, id).await
+        let mut envelope = Envelope::to(list, &to);
+        envelope.in_reply_to = message.message_id();
+        self.send(list, texts::autoresponse(list, which), envelope, id)
+            .await
     }
 
     /// The acknowledgement of an accepted post (`acknowledge_posts`).
@@ -363,18 +313,14 @@ impl Outbox {
         subject: &str,
         id: EntryId,
     ) -> anyhow::Result<Option<EntryId>> {
-        let mut letter = Letter::new(
-            list,
-            poster,
-            "list:user:notice:post",
-            format!("{} post acknowledgment", list.display_name()),
-        );
-        letter.envelope = list.address().sub_address("bounces");
-        letter.extra = vec![("subject", subject.to_string())];
-        self.send(list, letter, id).await
+        let overrides = self.overrides(list.address()).await?;
+        let notice = texts::post_acknowledgement(list, &overrides, Some(subject));
+        self.send(list, notice, Envelope::to(list, poster), id)
+            .await
     }
 
-    /// Tells the poster that their held post expired unread (job `<entry>.nexpired`).
+    /// Tells the poster that their held post expired unread (job `<entry>.nexpired`), with
+    /// the post attached.
     pub async fn expired_notice(
         &self,
         entry: &EntryId,
@@ -394,143 +340,59 @@ impl Outbox {
         let Ok(address) = EmailAddress::parse(poster) else {
             return Ok(None);
         };
+        let overrides = self.overrides(list.address()).await?;
+        let subject = message.subject();
+        let notice = texts::held_expired_for_poster(
+            list,
+            &overrides,
+            subject.as_deref(),
+            u32::try_from(days).unwrap_or(u32::MAX),
+        );
         let to = Mailbox {
             display_name: None,
             address,
         };
-        let subject = message.subject().unwrap_or_else(|| "(no subject)".into());
-        let mut letter = Letter::new(
-            list,
-            &to,
-            "list:user:notice:held-expired",
-            format!(
-                "Your message to {} expired without a decision",
-                list.address().posting_address()
-            ),
-        );
-        letter.from = list.address().sub_address("owner");
-        letter.envelope = String::new();
-        letter.extra = vec![("days", days.to_string()), ("subject", subject)];
-        letter.attach = Some(about.post);
-        self.send(list, letter, entry.derive("nexpired")?).await
+        let envelope = Envelope {
+            to: &to,
+            mail_from: String::new(),
+            in_reply_to: message.message_id(),
+            attach: Some(about.post),
+        };
+        self.send(list, notice, envelope, entry.derive("nexpired")?)
+            .await
     }
 
     /// Applies the daily cap to an answer to `to`: `None` for silence, `Some(None)` to send
-    /// the answer, `Some(Some(letter))` to send the "no more today" notice instead.
-    async fn capped<'a>(
+    /// the answer, `Some(Some(notice))` to send the "no more today" notice instead.
+    async fn capped(
         &self,
         list: &ListContext,
-        to: &'a Mailbox,
+        to: &EmailAddress,
         kind: ResponseKind,
-        message: &Message<'_>,
-    ) -> anyhow::Result<Option<Option<Letter<'a>>>> {
-        Ok(
-            match self.allowance(list.address(), &to.address, kind).await? {
-                Allowance::Send => Some(None),
-                Allowance::Silent => {
-                    info!(address = %to.address, "automatic response limit reached; not answered");
-                    None
-                }
-                Allowance::LastToday { count } => {
-                    info!(address = %to.address, count, "automatic response limit hit");
-                    let mut letter = Letter::new(
-                        list,
-                        to,
-                        "list:user:notice:no-more-today",
-                        "Last autoresponse notification for today".to_string(),
-                    );
-                    letter.from = list.address().sub_address("owner");
-                    letter.extra = vec![
-                        ("sender_email", to.address.original().to_string()),
-                        ("count", count.to_string()),
-                    ];
-                    letter.in_reply_to = message.message_id();
-                    Some(Some(letter))
-                }
-            },
-        )
-    }
-
-    /// A notice to the owners and moderators, from `-owner`, envelope the site owner.
-    async fn to_staff(
-        &self,
-        list: &ListContext,
-        template: &'static str,
-        subject: String,
-        extra: Vec<(&'static str, String)>,
-        id: EntryId,
-    ) -> anyhow::Result<Option<EntryId>> {
-        let overrides = self.overrides(list.address()).await?;
-        let owner = list.address().sub_address("owner");
-        let text = templates::expand(overrides.text(template), list, &extra);
-        let generated = self.generated();
-        let mail = GeneratedMail {
-            from: generated::Mailbox {
-                name: None,
-                address: &owner,
-            },
-            to: vec![generated::Mailbox {
-                name: None,
-                address: &owner,
-            }],
-            subject: &subject,
-            text: &text,
-            auto_submitted: AutoSubmitted::Generated,
-            in_reply_to: None,
-            extra_headers: Vec::new(),
-            attachments: Vec::new(),
-        };
-        let body = generated::build(&mail, &generated.ids());
-        let rcpts = self.staff(list.address()).await?;
-        self.queue(Mail {
-            id,
-            list: list.address().clone(),
-            mail_from: self.site_owner.clone(),
-            rcpts,
-            body,
+    ) -> anyhow::Result<Option<Option<Notice>>> {
+        Ok(match self.allowance(list.address(), to, kind).await? {
+            Allowance::Send => Some(None),
+            Allowance::Silent => {
+                info!(address = %to, "automatic response limit reached; not answered");
+                None
+            }
+            Allowance::LastToday { count } => {
+                info!(address = %to, count, "automatic response limit hit");
+                let overrides = self.overrides(list.address()).await?;
+                Some(Some(texts::no_more_today(
+                    list,
+                    &overrides,
+                    to.original(),
+                    u32::try_from(count).unwrap_or(u32::MAX),
+                )))
+            }
         })
-        .await
     }
-}
-
-/// The template's text (override or default) expanded for `to`.
-fn expand(
-    list: &ListContext,
-    overrides: &Overrides,
-    template: &str,
-    extra: &[(&'static str, String)],
-    to: &Mailbox,
-) -> String {
-    let mut all: Vec<(&str, String)> = extra.iter().map(|(k, v)| (*k, v.clone())).collect();
-    let email = to.address.original().to_string();
-    let name = to.display_name.clone().unwrap_or_default();
-    for (key, value) in [
-        ("user_email", email.clone()),
-        ("user_address", email.clone()),
-        ("user_name", name.clone()),
-        (
-            "user_name_or_address",
-            if name.is_empty() { email.clone() } else { name },
-        ),
-    ] {
-        if !all.iter().any(|(k, _)| *k == key) {
-            all.push((key, value));
-        }
-    }
-    templates::expand(overrides.text(template), list, &all)
 }
 
 fn mailbox(request: &PendingRequest) -> Mailbox {
     Mailbox {
         display_name: request.display_name.clone(),
         address: request.email.clone(),
-    }
-}
-
-/// `Name <address>` or the address, for `$member`.
-fn member_text(who: &Mailbox) -> String {
-    match who.display_name.as_deref().filter(|n| !n.trim().is_empty()) {
-        Some(name) => format!("{name} <{}>", who.address),
-        None => who.address.to_string(),
     }
 }

@@ -238,23 +238,16 @@ level = "info"
 
     /// Starts `mailcast serve` and waits until it accepts LMTP connections.
     pub async fn start(&self) -> Daemon {
-        self.start_under(&[]).await
+        self.start_with_env(&[]).await
     }
 
-    /// Starts `mailcast serve` under a wrapper command (`["faketime", "-f", "+3d"]`: the
-    /// daemon's clock runs three days ahead).
-    pub async fn start_under(&self, wrapper: &[&str]) -> Daemon {
+    /// Starts `mailcast serve` with extra environment variables (for example libfaketime's
+    /// `LD_PRELOAD` and `FAKETIME`: the daemon's clock runs ahead, see [`faketime`]).
+    pub async fn start_with_env(&self, env: &[(&str, String)]) -> Daemon {
         let log = self.path(&format!("daemon-{}.log", free_port()));
         let file = std::fs::File::create(&log).expect("create the daemon log");
-        let mut command = match wrapper.split_first() {
-            Some((program, args)) => {
-                let mut command = Command::new(program);
-                command.args(args).arg(env!("CARGO_BIN_EXE_mailcast"));
-                command
-            }
-            None => Command::new(env!("CARGO_BIN_EXE_mailcast")),
-        };
-        let child = command
+        let child = Command::new(env!("CARGO_BIN_EXE_mailcast"))
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .arg("--config")
             .arg(&self.config_path)
             .arg("serve")
@@ -285,6 +278,21 @@ level = "info"
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// The environment that runs a process `offset` ahead (libfaketime, Debian's `faketime`
+/// package, installed by `scripts/tools-install.sh`): `[("LD_PRELOAD", ..), ("FAKETIME", ..)]`.
+pub fn faketime(offset: &str) -> Vec<(&'static str, String)> {
+    let library = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+    assert!(
+        Path::new(library).exists(),
+        "{library} is missing: run scripts/tools-install.sh (Debian's faketime)"
+    );
+    vec![
+        ("LD_PRELOAD", library.to_string()),
+        ("FAKETIME", offset.to_string()),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_string()),
+    ]
 }
 
 /// A running `mailcast serve`. Dropping it kills the process.
