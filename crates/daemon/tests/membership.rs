@@ -770,3 +770,45 @@ async fn a_held_post_can_be_decided_from_another_node() {
     .await;
     daemon.stop().await;
 }
+
+#[tokio::test]
+async fn auto_discards_are_forwarded_and_posts_acknowledged_and_autoresponded() {
+    let (sink, site, daemon) = running(&[
+        "default_nonmember_action=discard",
+        "autorespond_postings=respond_and_continue",
+        "autoresponse_postings_text=Thanks for writing to $display_name.",
+    ])
+    .await;
+    // Discarded by the rules: the moderators see it (forward_auto_discards, on by default).
+    send(&site, "spam@outside.example", LIST, "Cheap", &[], "Buy.\n").await;
+    let forwarded = mail_to(&sink, MODERATOR, "Auto-discard notification").await;
+    assert!(String::from_utf8_lossy(&forwarded.data).contains("Subject: Cheap"));
+    // A member who asked for acknowledgements gets one, and the postings autoresponse.
+    site.ok(&["members", "set", LIST, MEMBER, "acknowledge_posts=true"]);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    send(&site, MEMBER, LIST, "Hello all", &[], "Hi.\n").await;
+    mail_to(&sink, MEMBER, "Ant post acknowledgment").await;
+    let auto = mail_to(&sink, MEMBER, "Auto-response for your message").await;
+    assert!(
+        body(&auto.data).contains("Thanks for writing to Ant."),
+        "{}",
+        body(&auto.data)
+    );
+    assert_eq!(header(&auto.data, "X-Ack").as_deref(), Some("No"));
+    // respond_and_continue: the post itself went out too.
+    wait_until("the post is delivered", || {
+        mails_to(&sink, MEMBER)
+            .iter()
+            .any(|m| header(&m.data, "Subject").is_some_and(|s| s == "[Ant] Hello all"))
+    })
+    .await;
+    // Within the grace period there is no second autoresponse.
+    send(&site, MEMBER, LIST, "Again", &[], "Hi.\n").await;
+    mail_to(&sink, MEMBER, "[Ant] Again").await;
+    let autos = mails_to(&sink, MEMBER)
+        .iter()
+        .filter(|m| header(&m.data, "Subject").is_some_and(|s| s.contains("Auto-response")))
+        .count();
+    assert_eq!(autos, 1);
+    daemon.stop().await;
+}
