@@ -11,6 +11,7 @@
 //! one welcome per address, no duplicates; a mismatch fails the benchmark.
 //!
 //! `cargo bench -p mailcast --bench joins` (`JOINS_COUNT=n`, default 10,000;
+//! `JOINS_CONCURRENCY=n` sets `[runner] concurrency`, default 8;
 //! `JOINS_BACKENDS=sqlite,postgres`, default both; PostgreSQL from
 //! `MAILCAST_TEST_POSTGRES_URL`, as the store tests, started by `scripts/postgres-up.sh`).
 //! Runs on the real disk under the target directory, because the spool's fsyncs are part of
@@ -253,6 +254,10 @@ impl Site {
         let lmtp: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let rest = free_port();
         let config = dir.join("mailcast.toml");
+        let concurrency: usize = std::env::var("JOINS_CONCURRENCY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(8);
         std::fs::write(
             &config,
             format!(
@@ -260,7 +265,7 @@ impl Site {
                  [smtp]\nhost = \"127.0.0.1\"\nport = {port}\nhelo_name = \"bench.example\"\n\
                  [rest]\nlisten = \"127.0.0.1:{rest}\"\n[site]\nhostname = \"bench.example\"\n\
                  site_owner = \"postmaster@bench.example\"\nmax_autoresponses_per_day = 0\n\
-                 [mta]\npostmap_command = \"true\"\n[maildir]\nenabled = false\n[logging]\nlevel = \"warn\"\n"
+                 [runner]\nconcurrency = {concurrency}\n[mta]\npostmap_command = \"true\"\n[maildir]\nenabled = false\n[logging]\nlevel = \"warn\"\n"
             ),
         )
         .expect("the config file");
