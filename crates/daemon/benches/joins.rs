@@ -11,7 +11,8 @@
 //! one welcome per address, no duplicates; a mismatch fails the benchmark.
 //!
 //! `cargo bench -p mailcast --bench joins` (`JOINS_COUNT=n`, default 10,000;
-//! `JOINS_CONCURRENCY=n` sets `[runner] concurrency`, default 8;
+//! `JOINS_CONCURRENCY=n` sets `[runner] concurrency`, default 8; `JOINS_DIR=path` puts the
+//! site elsewhere (`/dev/shm` takes the disk's fsyncs out, to see what they cost);
 //! `JOINS_BACKENDS=sqlite,postgres`, default both; PostgreSQL from
 //! `MAILCAST_TEST_POSTGRES_URL`, as the store tests, started by `scripts/postgres-up.sh`).
 //! Runs on the real disk under the target directory, because the spool's fsyncs are part of
@@ -244,7 +245,9 @@ struct Site {
 
 impl Site {
     fn create(sink: &Sink, database_url: &str) -> Site {
-        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let root = std::env::var_os("JOINS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
         let dir = root.join(format!("joins-{}-{}", std::process::id(), rand_suffix()));
         std::fs::create_dir_all(&dir).expect("the site directory");
         let port = match sink.target() {
