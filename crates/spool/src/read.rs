@@ -112,6 +112,14 @@ impl Spool {
         self.read_body_of(&meta)
     }
 
+    /// Reads the envelope of `id` in `stage` and its checked body (what a runner processing
+    /// the entry needs).
+    pub fn read_entry(&self, stage: Stage, id: &EntryId) -> Result<(EntryMeta, Vec<u8>)> {
+        let meta = self.read_meta(stage, id)?;
+        let body = self.read_body_of(&meta)?;
+        Ok((meta, body))
+    }
+
     /// Reads the body described by `meta` and checks its length and hash. A missing or
     /// mismatching body is [`Error::Corrupt`], and the entry is moved to `corrupt/`.
     pub fn read_body_of(&self, meta: &EntryMeta) -> Result<Vec<u8>> {

@@ -234,11 +234,7 @@ impl Admin {
             Decision::Reject(reason) => {
                 let read_id = id.clone();
                 let read = self
-                    .on_spool(move |spool| {
-                        let meta = spool.read_meta(Stage::Held, &read_id)?;
-                        let body = spool.read_body_of(&meta)?;
-                        Ok((meta, body))
-                    })
+                    .on_spool(move |spool| spool.read_entry(Stage::Held, &read_id))
                     .await;
                 let (meta, body) = self.gone_if_missing(record, read).await?;
                 let list_ctx = self.list_context(list).await?;
@@ -329,11 +325,7 @@ impl Admin {
             let id = EntryId::parse(&record.message.spool_id).map_err(anyhow::Error::from)?;
             let read_id = id.clone();
             let read = self
-                .on_spool(move |spool| {
-                    let meta = spool.read_meta(Stage::Held, &read_id)?;
-                    let body = spool.read_body_of(&meta)?;
-                    Ok((meta, body))
-                })
+                .on_spool(move |spool| spool.read_entry(Stage::Held, &read_id))
                 .await;
             if let Ok((meta, body)) = read {
                 let list_ctx = self.list_context(&record.list).await?;

@@ -154,10 +154,16 @@ impl Origin {
 }
 
 impl Admin {
-    /// An admin layer over these parts.
-    pub fn new(settings: Arc<Settings>, store: Store, spool: Spool, directory: Directory) -> Admin {
+    /// An admin layer over these parts; `posting` is the caller's cache of list contexts
+    /// (the daemon's, so that the runners and the admin layer compile each list once).
+    pub fn new(
+        settings: Arc<Settings>,
+        store: Store,
+        spool: Spool,
+        directory: Directory,
+        posting: Arc<Posting>,
+    ) -> Admin {
         let outbox = Outbox::new(spool.clone(), store.clone(), directory.clone(), &settings);
-        let posting = Arc::new(Posting::new(store.clone(), site_facts(&settings)));
         Admin {
             store,
             spool,
@@ -173,7 +179,8 @@ impl Admin {
         let store = mailcast_store::Store::open_for_command(&settings.database_url).await?;
         let spool = settings.open_spool()?;
         let directory = Directory::load(&store).await?;
-        Ok(Admin::new(settings, store, spool, directory))
+        let posting = Arc::new(Posting::new(store.clone(), site_facts(&settings)));
+        Ok(Admin::new(settings, store, spool, directory, posting))
     }
 
     /// The configuration.

@@ -77,7 +77,7 @@ fn cap(max: u64, count: u64) -> Allowance {
 
 /// RFC 3834's rules about the message: not from the null sender, not automatic, not list
 /// traffic.
-pub fn may_answer_message(message: &Message<'_>, envelope_sender: &str) -> bool {
+fn may_answer_message(message: &Message<'_>, envelope_sender: &str) -> bool {
     let value = |name: &str| message.text(name).map(|v| v.trim().to_ascii_lowercase());
     !envelope_sender.trim().is_empty()
         && matches!(value("Auto-Submitted").as_deref(), None | Some("no"))

@@ -34,17 +34,13 @@ use super::failure::Unprocessable;
 use crate::admin::held::{Decided, Decision};
 use crate::admin::subscriptions::{Progress, Vouch};
 use crate::admin::{Admin, AdminError, Origin};
-use crate::outbox::answer::{self, Allowance};
+use crate::outbox::answer::Allowance;
 
 /// Processes the command entry `id`; returns the mail it queued.
 pub(crate) async fn process(ctx: &RunnerContext, id: &EntryId) -> anyhow::Result<Vec<Work>> {
     let read_id = id.clone();
     let (meta, body) = ctx
-        .on_spool(move |spool| {
-            let meta = spool.read_meta(Stage::Command, &read_id)?;
-            let body = spool.read_body_of(&meta)?;
-            Ok((meta, body))
-        })
+        .on_spool(move |spool| spool.read_entry(Stage::Command, &read_id))
         .await?;
     Span::current().record("list", meta.list.as_str());
     let list = ListAddress::parse(&meta.list)
@@ -478,11 +474,11 @@ impl Session<'_> {
         let Some(sender) = &self.sender else {
             return Ok(None);
         };
-        if !answer::may_answer_message(self.message, &self.meta.mail_from)
-            || !self
-                .admin
-                .outbox
-                .may_answer(self.message, &self.meta.mail_from, sender.as_str())
+        // `may_answer` applies RFC 3834's rules to both the message and the address.
+        if !self
+            .admin
+            .outbox
+            .may_answer(self.message, &self.meta.mail_from, sender.as_str())
         {
             info!("the sender of the commands is not answered (automatic or our own address)");
             return Ok(None);

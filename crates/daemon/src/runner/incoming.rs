@@ -83,11 +83,7 @@ pub(crate) async fn process(ctx: &RunnerContext, id: &EntryId) -> anyhow::Result
 async fn load(ctx: &RunnerContext, id: &EntryId) -> anyhow::Result<Entry> {
     let read_id = id.clone();
     let (meta, body) = ctx
-        .on_spool(move |spool| {
-            let meta = spool.read_meta(Stage::Incoming, &read_id)?;
-            let body = spool.read_body_of(&meta)?;
-            Ok((meta, body))
-        })
+        .on_spool(move |spool| spool.read_entry(Stage::Incoming, &read_id))
         .await?;
     Span::current().record("list", meta.list.as_str());
     let list = resolve_list(ctx, &meta.list).await?;

@@ -145,6 +145,7 @@ impl RunnerContext {
             self.store.clone(),
             self.spool.clone(),
             self.directory.clone(),
+            self.posting.clone(),
         )
     }
 
