@@ -104,6 +104,10 @@ fn bad_values_name_the_key() {
     );
     assert!(err("[mta]\ntransport_file_type = \"btree\"\n").contains("mta.transport_file_type"));
     assert!(err("[logging]\nformat = \"xml\"\n").contains("logging.format"));
+    assert!(err("[site]\npending_request_life = \"soon\"\n").contains("site.pending_request_life"));
+    assert!(err("[site]\nmaintenance_interval = 0\n").contains("site.maintenance_interval"));
+    assert!(err("[site]\nnode = \"two words\"\n").contains("site.node"));
+    assert!(err("[site]\nmax_autoresponses_per_day = -1\n").contains("max_autoresponses_per_day"));
 }
 
 #[test]
