@@ -42,15 +42,6 @@ pub struct Vouch {
     pub pre_approved: bool,
 }
 
-impl Vouch {
-    /// Everything vouched for (an owner adding a member).
-    pub const ALL: Vouch = Vouch {
-        pre_verified: true,
-        pre_confirmed: true,
-        pre_approved: true,
-    };
-}
-
 /// Where a request stands after an operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
@@ -210,14 +201,10 @@ impl Admin {
         origin: &Origin,
     ) -> Result<Confirmed> {
         let request = self.usable_request(list, token).await?;
-        let request = match self.store.take_request(token).await {
-            Ok(_) => request,
-            Err(mailcast_store::Error::NotFound(_)) => return Err(token_did_not_match()),
-            Err(e) => return Err(e.into()),
-        };
         let progress = match request.token_owner {
             TokenOwner::Subscriber => self.after_confirmation(request.clone(), origin).await?,
             TokenOwner::Moderator => {
+                self.take(token).await?;
                 self.carry_out(&request, origin).await?;
                 Progress::Done
             }
@@ -256,10 +243,7 @@ impl Admin {
         if decision == RequestDecision::Defer {
             return Ok(());
         }
-        let request = self.store.take_request(token).await.map_err(|e| match e {
-            mailcast_store::Error::NotFound(_) => token_did_not_match(),
-            e => e.into(),
-        })?;
+        let request = self.take(token).await?;
         match decision {
             RequestDecision::Approve => self.carry_out(&request, origin).await,
             RequestDecision::Reject(reason) => {
@@ -406,7 +390,17 @@ impl Admin {
         }
     }
 
-    /// After the subscriber confirmed: verify the address, then the moderators or done.
+    /// Uses up the token (of two concurrent confirmations, one wins).
+    async fn take(&self, token: &str) -> Result<PendingRequest> {
+        self.store.take_request(token).await.map_err(|e| match e {
+            mailcast_store::Error::NotFound(_) => token_did_not_match(),
+            e => e.into(),
+        })
+    }
+
+    /// After the subscriber confirmed (the token not yet used up): verify the address, then
+    /// hand the request to the moderators (the subscriber's token replaced by theirs in one
+    /// step, so a crash loses neither) or carry it out.
     async fn after_confirmation(
         &self,
         request: PendingRequest,
@@ -436,10 +430,17 @@ impl Admin {
                 request.delivery_mode,
             );
             next.token_owner = TokenOwner::Moderator;
-            self.store.add_request(&next).await?;
+            self.store
+                .reissue_request(&request.token, &next)
+                .await
+                .map_err(|e| match e {
+                    mailcast_store::Error::NotFound(_) => token_did_not_match(),
+                    e => e.into(),
+                })?;
             self.tell_moderators(&next, origin).await?;
             return Ok(Progress::AwaitingModerator { token: next.token });
         }
+        self.take(&request.token).await?;
         self.carry_out(&request, origin).await?;
         Ok(Progress::Done)
     }

@@ -94,19 +94,9 @@ impl Outbox {
         }
     }
 
-    /// The spool the jobs are written to.
-    pub fn spool(&self) -> &Spool {
-        &self.spool
-    }
-
     /// The limits jobs are written with.
     pub fn limits(&self) -> &JobLimits {
         &self.limits
-    }
-
-    /// The site owner's address (envelope sender of owner notices, fallback recipient).
-    pub fn site_owner(&self) -> &str {
-        &self.site_owner
     }
 
     /// A fresh Message-ID, Date and boundary.
