@@ -89,7 +89,11 @@ async fn kill_9_during_intake_loses_no_acknowledged_message() {
         restarts += 1;
     }
     for client in clients {
-        client.await.expect("a client task panicked");
+        let left = GIVE_UP.saturating_sub(started.elapsed());
+        tokio::time::timeout(left, client)
+            .await
+            .unwrap_or_else(|_| panic!("clients still sending after {GIVE_UP:?}"))
+            .expect("a client task panicked");
     }
     daemon.stop().await;
 

@@ -7,10 +7,14 @@
 //! message twice, and that is the one documented cause of duplicates).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+/// A reply takes milliseconds; a silent server is a broken one.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The verdict on one transaction.
 #[derive(Debug)]
@@ -33,6 +37,12 @@ impl Client {
     /// Connects, reads the greeting and says LHLO; `None` if the server is not (yet) there.
     pub async fn connect(addr: SocketAddr) -> Option<Client> {
         let stream = TcpStream::connect(addr).await.ok()?;
+        // While no daemon listens, a connection to a port in the ephemeral range can be given
+        // that same port as its source and connect to itself (TCP simultaneous open): it
+        // would wait for its own greeting for ever.
+        if stream.local_addr().ok()? == stream.peer_addr().ok()? {
+            return None;
+        }
         stream.set_nodelay(true).ok()?;
         let (read, writer) = stream.into_split();
         let mut client = Client {
@@ -83,12 +93,14 @@ impl Client {
         }
     }
 
-    /// Reads one (possibly multi-line) reply; `None` when the connection broke.
+    /// Reads one (possibly multi-line) reply; `None` when the connection broke or stayed
+    /// silent for [`REPLY_TIMEOUT`] (treated as broken: the transaction is sent again).
     async fn reply(&mut self) -> Option<(u16, String)> {
         let mut text = Vec::new();
         loop {
             let mut line = String::new();
-            if self.reader.read_line(&mut line).await.ok()? == 0 {
+            let read = tokio::time::timeout(REPLY_TIMEOUT, self.reader.read_line(&mut line));
+            if read.await.ok()?.ok()? == 0 {
                 return None;
             }
             let line = line.trim_end_matches(['\r', '\n']);

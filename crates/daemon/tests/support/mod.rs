@@ -24,19 +24,30 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 
 /// A free TCP port on 127.0.0.1 (bound and released), never the same twice in one test
 /// process, so a daemon's LMTP, HTTP and sink ports cannot collide.
+///
+/// It lies below the kernel's ephemeral range: a port from that range can meanwhile be taken
+/// as the source port of some outgoing connection (the daemon then cannot bind it), and a
+/// client reconnecting while nothing listens can even connect to itself.
 pub fn free_port() -> u16 {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("bind a free port")
-            .port();
-        if !given.contains(&port) {
+    let below = ephemeral_low().clamp(12_000, 65_535);
+    for _ in 0..10_000 {
+        let port = rand::random_range(10_000..below);
+        if !given.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
             given.push(port);
             return port;
         }
     }
+    panic!("no free port between 10000 and {below}");
+}
+
+/// The first port of the kernel's ephemeral range (Linux's default when unreadable).
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// A temporary installation: var dir, SQLite database, LMTP and HTTP ports, config file.
@@ -261,7 +272,11 @@ level = "info"
         let mut daemon = Daemon { child, log };
         let started = Instant::now();
         loop {
-            if TcpStream::connect(self.lmtp).await.is_ok() {
+            // A connection to itself (same source and destination port, possible while
+            // nothing listens on a port of the ephemeral range) is not the daemon.
+            if let Ok(probe) = TcpStream::connect(self.lmtp).await
+                && probe.local_addr().ok() != probe.peer_addr().ok()
+            {
                 return daemon;
             }
             if let Ok(Some(status)) = daemon.child.try_wait() {
