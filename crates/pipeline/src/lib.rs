@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod approval;
+pub mod bounce_notice;
 pub mod chain;
 pub mod charset;
 pub mod commands;

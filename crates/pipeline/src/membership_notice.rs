@@ -16,7 +16,7 @@ use crate::pytext::splitlines;
 use crate::templates::{Overrides, expand, wrap};
 
 /// Mailman wraps notice texts to this many columns.
-const COLUMNS: usize = 70;
+pub(crate) const COLUMNS: usize = 70;
 
 /// A generated mail's contents, without its recipients.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ impl Notice {
         }
     }
 
-    fn new(from: String, subject: String, text: String) -> Notice {
+    pub(crate) fn new(from: String, subject: String, text: String) -> Notice {
         Notice {
             from,
             subject,
@@ -433,7 +433,7 @@ fn one_line(value: &str) -> String {
 
 /// `Name <address>` for a notice body: quoted like `formataddr` when the name has specials,
 /// but never RFC 2047 encoded (Mailman encodes non-ASCII names even in bodies).
-fn person(name: Option<&str>, email: &str) -> String {
+pub(crate) fn person(name: Option<&str>, email: &str) -> String {
     match name.map(str::trim).filter(|n| !n.is_empty()) {
         Some(name) if !name.is_ascii() => format!("{name} <{email}>"),
         name => mailbox(name, email),

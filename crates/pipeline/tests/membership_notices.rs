@@ -4,6 +4,7 @@
 use mail_parser::MessageParser;
 use mailcast_model::ListAddress;
 use mailcast_model::settings::ListSettings;
+use mailcast_pipeline::bounce_notice::{self as bn, OwnerNotice};
 use mailcast_pipeline::generated::{AutoSubmitted, Mailbox, build};
 use mailcast_pipeline::membership_notice::{
     self as mn, Autoresponse, Confirmation, Notice, Request,
@@ -209,6 +210,48 @@ fn cases(list: &ListContext, none: &Overrides) -> Vec<Case> {
                 "    Subject: Buy now",
                 "no moderator decided on it within 3 days:",
             ],
+        },
+        Case {
+            name: "bounce score increment",
+            notice: bn::owner_notice(list, none, OwnerNotice::Increment, None, "bob@x.org"),
+            from: "postmaster@example.com",
+            subject: "bob@x.org's bounce score incremented on Ant",
+            lines: &["The bounce score of bob@x.org on ant@example.com went up."],
+        },
+        Case {
+            name: "delivery disabled by bounces",
+            notice: bn::owner_notice(list, none, OwnerNotice::Disable, Some("Anne"), "anne@x.org"),
+            from: "postmaster@example.com",
+            subject: "Anne <anne@x.org>'s subscription disabled on Ant",
+            lines: &["Delivery to Anne <anne@x.org> on ant@example.com has been turned off:"],
+        },
+        Case {
+            name: "removed for bounces",
+            notice: bn::owner_notice(list, none, OwnerNotice::Removal, None, "bob@x.org"),
+            from: "postmaster@example.com",
+            subject: "bob@x.org unsubscribed from Ant mailing list due to bounces",
+            lines: &[],
+        },
+        Case {
+            name: "disabled warning",
+            notice: bn::disabled_warning(list, none, "bob@x.org"),
+            from: "ant-bounces@example.com",
+            subject: "Your subscription for Ant mailing list has been disabled",
+            lines: &[],
+        },
+        Case {
+            name: "probe",
+            notice: bn::probe(list, none, "bob@x.org", "ant-bounces+0123@example.com"),
+            from: "ant-bounces+0123@example.com",
+            subject: "Ant mailing list probe message",
+            lines: &["This is a test message; you do not need to do anything about it."],
+        },
+        Case {
+            name: "unrecognized bounce",
+            notice: bn::unrecognized(list, none),
+            from: "postmaster@example.com",
+            subject: "Uncaught bounce notification",
+            lines: &[],
         },
     ]
 }

@@ -12,7 +12,9 @@
 //! - `domains`, `lists`: identity and settings; `members`, `import`: rosters and bulk import;
 //! - `addresses`: verification and display names of addresses;
 //! - `posting`: the per-post queries (sender facts, recipients, owners and moderators);
-//! - `bans`, `held`, `bounces`: moderation (with moderators' decisions) and bounce bookkeeping;
+//! - `bans`, `held`: moderation (with moderators' decisions);
+//! - `bounces`, `bounce_work`: bounce events and scores under a row lock, claims of the
+//!   scheduled bounce work, probes;
 //! - `requests`: subscription and unsubscription requests awaiting confirmation or approval;
 //! - `autoresponses`: which automatic responses went to whom, per day;
 //! - `templates`: per-site, per-domain and per-list template overrides;
@@ -26,6 +28,7 @@
 mod addresses;
 mod autoresponses;
 mod bans;
+mod bounce_work;
 mod bounces;
 mod changes;
 mod column;
@@ -47,7 +50,10 @@ mod templates;
 pub mod testing;
 
 pub use autoresponses::ResponseKind;
-pub use bounces::{BounceContext, BounceOutcome};
+pub use bounce_work::{BounceSummary, DisabledClaim, DisabledMember, Probe};
+pub use bounces::{
+    BounceContext, BounceEvent, BounceLock, BounceState, BounceUpdate, NewBounceEvent,
+};
 pub use directory::{Directory, DirectoryDomain, DirectoryList};
 pub use domains::Domain;
 pub use error::{Error, Result};

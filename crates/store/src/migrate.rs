@@ -37,10 +37,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_requests.sql"),
         postgres: include_str!("../migrations/postgres/0002_requests.sql"),
     },
+    Migration {
+        version: 3,
+        name: "bounces",
+        sqlite: include_str!("../migrations/sqlite/0003_bounces.sql"),
+        postgres: include_str!("../migrations/postgres/0003_bounces.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Arbitrary key of the PostgreSQL advisory lock that serialises migrators.
 const PG_MIGRATION_LOCK: i64 = 0x6d61_696c_6361_7374; // "mailcast"

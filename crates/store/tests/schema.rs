@@ -26,6 +26,7 @@ async fn migrations_produce_the_same_logical_schema() {
             "autoresponse_record",
             "ban",
             "bounce_event",
+            "bounce_probe",
             "change_counter",
             "domain",
             "domain_owner",

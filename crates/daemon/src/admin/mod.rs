@@ -9,7 +9,8 @@
 //!
 //! Rooms, one per resource: [`lists`] (create, remove, settings, including the MTA files),
 //! [`members`] (member settings), [`subscriptions`] (Mailman's subscription and
-//! unsubscription workflows, pending requests and their tokens), [`bans`], [`held`]
+//! unsubscription workflows, pending requests and their tokens), [`bans`], [`bounces`]
+//! (members' bounce records, re-enabling delivery), [`held`]
 //! (moderators' decisions on held posts, also across nodes) and [`templates`].
 //!
 //! Mail an operation causes gets a job id from its [`Origin`]: derived from the spool entry
@@ -17,6 +18,7 @@
 //! for an operator's request.
 
 pub mod bans;
+pub mod bounces;
 pub mod held;
 pub mod lists;
 pub mod members;

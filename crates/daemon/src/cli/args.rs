@@ -51,6 +51,9 @@ pub enum Command {
     /// Override Mailman's named templates for the site, a domain or a list.
     #[command(subcommand)]
     Templates(TemplatesCommand),
+    /// Members' bounce scores, status and warnings (`bounces LIST`), or one member's recent
+    /// bounce events (`bounces show LIST ADDRESS`).
+    Bounces(BouncesArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -242,6 +245,31 @@ pub enum MembersCommand {
         settings: Vec<String>,
         #[arg(long, value_enum, default_value = "member")]
         role: RoleArg,
+    },
+    /// Turn a member's delivery back on after bounces disabled it, and clear its bounce
+    /// score and warnings.
+    Reenable { list: String, address: String },
+}
+
+/// `mailcast bounces LIST` or `mailcast bounces show LIST ADDRESS`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BouncesArgs {
+    #[command(subcommand)]
+    pub command: Option<BouncesCommand>,
+    /// The list whose members' bounce records to show.
+    pub list: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BouncesCommand {
+    /// The recent bounce events of one member, newest first, with their diagnostics.
+    Show {
+        list: String,
+        address: String,
+        /// How many events.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
     },
 }
 

@@ -129,6 +129,15 @@ pub async fn run(settings: Settings, cmd: MembersCommand) -> anyhow::Result<()> 
                 bail!("not {}s of {list}: {}", role(r), names.join(", "));
             }
         }
+        MembersCommand::Reenable { list, address } => {
+            let list = ListAddress::parse(&list)?;
+            let address = EmailAddress::parse(&address)?;
+            let before = admin.reenable_member(&list, &address).await?;
+            println!(
+                "{list}: delivery to {address} re-enabled (was {}, bounce score {})",
+                before.delivery_status, before.score
+            );
+        }
         MembersCommand::List { list, role: r } => {
             let list = ListAddress::parse(&list)?;
             let members = admin.members(&list, r.map(role)).await?;

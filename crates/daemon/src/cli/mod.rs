@@ -5,6 +5,7 @@
 
 mod args;
 mod bans;
+mod bounces;
 mod domains;
 mod held;
 mod lists;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Requests(cmd) => block_on(requests::run(settings, cmd)),
         Command::Bans(cmd) => block_on(bans::run(settings, cmd)),
         Command::Templates(cmd) => block_on(templates::run(settings, cmd)),
+        Command::Bounces(args) => block_on(bounces::run(settings, args)),
     }
 }
 

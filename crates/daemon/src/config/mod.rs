@@ -71,6 +71,8 @@ pub struct SmtpSettings {
     pub personalized_batch_size: usize,
     pub verp_personalized_deliveries: bool,
     pub verp_delivery_interval: u64,
+    /// Mailman's `[mta] verp_probes`: at the bounce threshold, probe before disabling.
+    pub verp_probes: bool,
     pub delivery_retry_period: Duration,
     pub retry_initial_delay: Duration,
     pub retry_max_delay: Duration,
@@ -476,6 +478,7 @@ fn smtp_settings(raw: &raw::RawSmtp) -> anyhow::Result<SmtpSettings> {
         )? as usize,
         verp_personalized_deliveries: raw.verp_personalized_deliveries,
         verp_delivery_interval: raw.verp_delivery_interval,
+        verp_probes: raw.verp_probes,
         delivery_retry_period: Duration::from_secs(retry.seconds),
         retry_initial_delay: Duration::from_secs(positive(
             raw.retry_initial_delay,

@@ -25,15 +25,15 @@ use super::notices::About;
 use super::{Mail, Outbox};
 
 /// How a notice travels: its recipient, envelope sender and threading.
-struct Envelope<'a> {
-    to: &'a Mailbox,
-    mail_from: String,
-    in_reply_to: Option<String>,
-    attach: Option<&'a [u8]>,
+pub(super) struct Envelope<'a> {
+    pub(super) to: &'a Mailbox,
+    pub(super) mail_from: String,
+    pub(super) in_reply_to: Option<String>,
+    pub(super) attach: Option<&'a [u8]>,
 }
 
 impl<'a> Envelope<'a> {
-    fn to(list: &ListContext, to: &'a Mailbox) -> Envelope<'a> {
+    pub(super) fn to(list: &ListContext, to: &'a Mailbox) -> Envelope<'a> {
         Envelope {
             to,
             mail_from: list.address().sub_address("bounces"),
@@ -45,7 +45,7 @@ impl<'a> Envelope<'a> {
 
 impl Outbox {
     /// Builds `notice` for `envelope.to` and queues it.
-    async fn send(
+    pub(super) async fn send(
         &self,
         list: &ListContext,
         notice: Notice,
@@ -79,11 +79,25 @@ impl Outbox {
         notice: Notice,
         id: EntryId,
     ) -> anyhow::Result<Option<EntryId>> {
+        let rcpts = self.staff(list.address()).await?;
+        self.send_to_owners(list, notice, rcpts, None, id).await
+    }
+
+    /// A notice for `-owner`, sent to `rcpts` (envelope the site owner), with `attach` as a
+    /// `message/rfc822` part.
+    pub(super) async fn send_to_owners(
+        &self,
+        list: &ListContext,
+        notice: Notice,
+        rcpts: Vec<String>,
+        attach: Option<&[u8]>,
+        id: EntryId,
+    ) -> anyhow::Result<Option<EntryId>> {
         let owner = list.address().sub_address("owner");
         let generated = self.generated();
-        let mail = notice.mail(vec![generated::Mailbox::bare(&owner)]);
+        let mut mail = notice.mail(vec![generated::Mailbox::bare(&owner)]);
+        mail.attachments = attach.into_iter().collect();
         let body = generated::build(&mail, &generated.ids());
-        let rcpts = self.staff(list.address()).await?;
         self.queue(Mail {
             id,
             list: list.address().clone(),

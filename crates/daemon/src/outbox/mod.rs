@@ -3,7 +3,8 @@
 //!
 //! Generated mail is: the notices about posts (held, rejected, expired; [`notices`]), the
 //! membership mails (confirmations, welcome and goodbye, owner notices; [`membership`]), the
-//! answers to email commands and the autoresponses ([`membership`]). The texts come from the
+//! answers to email commands and the autoresponses ([`membership`]), and the mails of bounce
+//! processing (warnings, probes, owners' notices; [`bounces`]). The texts come from the
 //! pipeline's pure builders and Mailman's named templates (with the overrides kept in the
 //! store); this module decides who may be answered ([`answer`]: RFC 3834 and Mailman's daily
 //! cap), generates ids and dates, and writes the job ([`write`], the one writer of delivery
@@ -14,6 +15,7 @@
 //! operator (the CLI, the REST API) gets a fresh id. The outbox never sends anything itself.
 
 pub mod answer;
+pub mod bounces;
 pub mod job;
 pub mod membership;
 pub mod notices;

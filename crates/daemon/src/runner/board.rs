@@ -70,7 +70,7 @@ impl Board {
         }
         self.known.insert(work.id.clone(), State::Queued);
         match work.stage {
-            Stage::Incoming | Stage::Command => self.incoming.push_back(work),
+            Stage::Incoming | Stage::Command | Stage::Bounces => self.incoming.push_back(work),
             _ => self.delivery.push_back(work),
         }
     }
@@ -113,7 +113,10 @@ impl Board {
                 .pop_front()
                 .or_else(|| self.delivery.pop_front())
         }?;
-        self.delivery_turn = matches!(work.stage, Stage::Incoming | Stage::Command);
+        self.delivery_turn = matches!(
+            work.stage,
+            Stage::Incoming | Stage::Command | Stage::Bounces
+        );
         self.known.insert(work.id.clone(), State::InFlight);
         Some(work)
     }

@@ -26,11 +26,12 @@ use mailcast_pipeline::message::Message;
 use mailcast_pipeline::{ListContext, rules};
 use mailcast_spool::{EntryId, EntryMeta, Stage};
 use mailcast_store::{RequestKind, ResponseKind};
-use tracing::{Span, info};
+use tracing::info;
 
 use super::RunnerContext;
 use super::board::Work;
 use super::failure::Unprocessable;
+use super::list_entry::{self, ListEntry};
 use crate::admin::held::{Decided, Decision};
 use crate::admin::subscriptions::{Progress, Vouch};
 use crate::admin::{Admin, AdminError, Origin};
@@ -38,23 +39,18 @@ use crate::outbox::answer::Allowance;
 
 /// Processes the command entry `id`; returns the mail it queued.
 pub(crate) async fn process(ctx: &RunnerContext, id: &EntryId) -> anyhow::Result<Vec<Work>> {
-    let read_id = id.clone();
-    let (meta, body) = ctx
-        .on_spool(move |spool| spool.read_entry(Stage::Command, &read_id))
-        .await?;
-    Span::current().record("list", meta.list.as_str());
-    let list = ListAddress::parse(&meta.list)
-        .map_err(|e| Unprocessable::error(format!("bad list address {:?}: {e}", meta.list)))?;
-    let admin = ctx.admin();
-    let list_ctx = match admin.list_context(&list).await {
-        Ok(list_ctx) => list_ctx,
-        Err(AdminError::NoSuchList(_)) => {
-            return Err(Unprocessable::error(format!(
-                "the list {list} no longer exists"
-            )));
-        }
-        Err(e) => return Err(e.into()),
+    let ListEntry {
+        meta,
+        body,
+        list,
+        list_ctx,
+    } = list_entry::read(ctx, Stage::Command, id).await?;
+    let Some(list_ctx) = list_ctx else {
+        return Err(Unprocessable::error(format!(
+            "the list {list} no longer exists"
+        )));
     };
+    let admin = ctx.admin();
     let message = Message::parse(&body)
         .map_err(|e| Unprocessable::error(format!("the message cannot be parsed: {e}")))?;
     let mut queued = Vec::new();

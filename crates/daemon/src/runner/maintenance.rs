@@ -1,7 +1,9 @@
 //! The periodic work, every `[site] maintenance_interval` (and once at start-up):
 //! - carry out the decisions on held posts that other nodes recorded for this node's spool;
 //! - discard held posts older than their list's `max_days_to_hold`, telling the poster;
-//! - remove confirmation tokens that expired more than a week ago.
+//! - remove confirmation tokens that expired more than a week ago;
+//! - the scheduled bounce work (`bounce::scheduled`): warnings to members whose delivery is
+//!   disabled, their removal after the last warning, stale scores, expired probes.
 //!
 //! Each step is an admin operation that is safe to run on several nodes at once: a held
 //! post is expired only by the node whose spool holds it, and removing a request is atomic.
@@ -34,6 +36,12 @@ pub(crate) async fn run(ctx: RunnerContext, shutdown: CancellationToken) {
             Ok(0) => {}
             Ok(n) => info!(requests = n, "expired confirmation tokens removed"),
             Err(e) => warn!(error = %e, "cannot remove expired requests"),
+        }
+        let probes = ctx.settings.smtp.verp_probes;
+        match super::bounce::scheduled::run(&admin, probes, jiff::Timestamp::now()).await {
+            Ok(pass) if pass == Default::default() => {}
+            Ok(pass) => info!(?pass, "bounce warnings, removals and stale scores"),
+            Err(e) => warn!(error = %e, "cannot do the scheduled bounce work"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -46,13 +46,17 @@
 //! sent (the outbound crate does).
 
 mod board;
+pub(crate) mod bounce;
 pub mod command;
 pub mod failure;
 mod hold;
 pub mod incoming;
+mod list_entry;
 mod maintenance;
 pub mod outgoing;
 mod schedule;
+
+pub use schedule::STAGES as CONSUMED_STAGES;
 
 use std::sync::Arc;
 use std::time::Duration;

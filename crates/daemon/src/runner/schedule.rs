@@ -17,9 +17,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, field, info_span, warn};
 
 use super::board::{Board, Work};
-use super::command;
 use super::failure;
 use super::{RunnerContext, SCAN_INTERVAL, Wakeup, incoming, outgoing};
+use super::{bounce, command};
 
 /// How long a job waits before looking again whether its parent entry is gone.
 const PARENT_WAIT: Duration = Duration::from_secs(2);
@@ -30,9 +30,10 @@ const DEFERRED_SCAN_DELAY: Duration = Duration::from_millis(200);
 /// many files) costs one scan.
 const SCAN_REQUEST_DELAY: Duration = Duration::from_millis(20);
 /// The stages the runners consume.
-const STAGES: &[Stage] = &[
+pub const STAGES: &[Stage] = &[
     Stage::Incoming,
     Stage::Command,
+    Stage::Bounces,
     Stage::Outgoing,
     Stage::Deferred,
 ];
@@ -145,7 +146,10 @@ impl Scheduler {
     fn settle(&mut self, work: Work, verdict: Verdict) {
         match verdict {
             Verdict::Done(children) => {
-                if !matches!(work.stage, Stage::Incoming | Stage::Command) {
+                if !matches!(
+                    work.stage,
+                    Stage::Incoming | Stage::Command | Stage::Bounces
+                ) {
                     // A finished delivery may have left a retry job in `deferred`.
                     let at = Instant::now() + DEFERRED_SCAN_DELAY;
                     self.deferred_scan_at.get_or_insert(at);
@@ -161,7 +165,10 @@ impl Scheduler {
 
     fn wakeup(&mut self, wakeup: Wakeup) {
         match wakeup {
-            Wakeup::Committed(stage @ (Stage::Incoming | Stage::Command | Stage::Outgoing), id) => {
+            Wakeup::Committed(
+                stage @ (Stage::Incoming | Stage::Command | Stage::Bounces | Stage::Outgoing),
+                id,
+            ) => {
                 self.board.enqueue(Work { stage, id }, false);
             }
             Wakeup::Committed(Stage::Deferred, _) => {
@@ -320,6 +327,10 @@ async fn attempt(ctx: &RunnerContext, work: &Work, stage: &mut Stage) -> anyhow:
             let children = command::process(ctx, id).await?;
             Ok(Verdict::Done(children))
         }
+        Stage::Bounces => {
+            let children = bounce::process(ctx, id).await?;
+            Ok(Verdict::Done(children))
+        }
         Stage::Outgoing | Stage::Deferred => {
             if work.stage == Stage::Deferred {
                 match make_due(ctx, id).await? {
@@ -394,6 +405,7 @@ async fn readiness(ctx: &RunnerContext, work: &Work) -> anyhow::Result<Readiness
             };
             if exists(Stage::Incoming, &parent)?
                 || exists(Stage::Command, &parent)?
+                || exists(Stage::Bounces, &parent)?
                 || exists(Stage::Held, &parent)?
             {
                 return Ok(Readiness::ParentPending);

@@ -310,6 +310,40 @@ pub fn faketime(offset: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A clock for a daemon that a test moves while it runs: libfaketime reads the offset from a
+/// file at every clock reading. `set` puts the daemon's "now" at a given instant.
+pub struct TestClock {
+    file: PathBuf,
+}
+
+impl TestClock {
+    /// A clock whose offset lives in `file`, starting at no offset.
+    pub fn new(file: PathBuf) -> TestClock {
+        std::fs::write(&file, "+0").expect("write the clock file");
+        TestClock { file }
+    }
+
+    /// The environment that makes a process read this clock.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = faketime("+0");
+        env.retain(|(k, _)| *k != "FAKETIME");
+        env.push(("FAKETIME_TIMESTAMP_FILE", self.file.display().to_string()));
+        env.push(("FAKETIME_NO_CACHE", "1".to_string()));
+        env
+    }
+
+    /// Moves the daemon's clock so that it reads `at` now (and runs on from there), and
+    /// waits until a daemon must have seen the change.
+    pub async fn set(&self, at: jiff::Timestamp) {
+        let offset = at.as_second() - jiff::Timestamp::now().as_second();
+        // Written whole and renamed, so that a reader never sees half a line.
+        let next = self.file.with_extension("next");
+        std::fs::write(&next, format!("{offset:+}")).expect("write the clock file");
+        std::fs::rename(&next, &self.file).expect("replace the clock file");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A running `mailcast serve`. Dropping it kills the process.
 pub struct Daemon {
     child: Child,

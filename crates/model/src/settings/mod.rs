@@ -342,13 +342,6 @@ list_settings! {
 pub const NOT_ACTED_ON: &[&str] = &[
     "advertised",
     "archive_rendering_mode",
-    "bounce_info_stale_after",
-    "bounce_notify_owner_on_bounce_increment",
-    "bounce_notify_owner_on_disable",
-    "bounce_notify_owner_on_removal",
-    "bounce_score_threshold",
-    "bounce_you_are_disabled_warnings",
-    "bounce_you_are_disabled_warnings_interval",
     "collapse_alternatives",
     "convert_html_to_plaintext",
     "digest_send_periodic",
@@ -362,7 +355,6 @@ pub const NOT_ACTED_ON: &[&str] = &[
     "filter_content",
     "filter_extensions",
     "filter_types",
-    "forward_unrecognized_bounces_to",
     "gateway_to_mail",
     "gateway_to_news",
     "linked_newsgroup",
@@ -370,7 +362,6 @@ pub const NOT_ACTED_ON: &[&str] = &[
     "pass_extensions",
     "pass_types",
     "posting_pipeline",
-    "process_bounces",
 ];
 
 /// Mailman 3's default `bounce_matching_headers`.

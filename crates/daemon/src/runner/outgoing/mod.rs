@@ -36,7 +36,6 @@ mod fanout;
 pub mod mode;
 mod personalized;
 mod retry;
-pub mod verp;
 
 use std::sync::Arc;
 use std::time::Instant;

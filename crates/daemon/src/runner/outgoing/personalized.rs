@@ -19,8 +19,8 @@ use mailcast_outbound::{EnhancedCode, Message, MessageSource, RcptOutcome, Relay
 use mailcast_pipeline::RecipientFacts;
 use mailcast_pipeline::personalize::Personalizer;
 
-use super::verp::verp_sender;
 use crate::outbox::job::RcptLine;
+use mailcast_bounce::verp::encode as verp_sender;
 
 /// What every copy of a personalized job shares.
 pub(super) struct Personalized {

@@ -1,9 +1,9 @@
 //! Finishing a complete job: bounces for the permanent failures, a retry job for the deferred
 //! recipients, then removing the job.
 //!
-//! Mailman's rules (mailman3.md §6): a permanent failure of a post to the members is a bounce
-//! (`Store::record_delivery_failure`, which scores members only); notices and owner mail are
-//! not scored. Deferred recipients are tried again in a retry job `<origin>.r<n>` in the
+//! Mailman's rules (mailman3.md §6): a permanent failure of a post to the members is a bounce,
+//! recorded and scored by the bounce runner's rules (`runner::bounce::record`: probes,
+//! disabling and the owners' notices follow from it); notices and owner mail are not scored. Deferred recipients are tried again in a retry job `<origin>.r<n>` in the
 //! `deferred` stage, due after an exponential backoff (`[smtp] retry_initial_delay`, doubling,
 //! at most `retry_max_delay`, never later than the deadline) and carrying the original deadline
 //! (reception + `delivery_retry_period`). Once the deadline has passed, deferred recipients are
@@ -11,17 +11,20 @@
 //!
 //! Every step can run again after a crash: failures are marked as recorded in the envelope
 //! (`attrs.failures_recorded`) before the next step, so at worst the bounces of one job are
-//! recorded twice if the process dies between the store commit and that mark (the store does
-//! not count a second bounce on the same day); the retry job has a derived id, so creating it
+//! offered twice if the process dies between the store commit and that mark, and the events'
+//! keys (`<job>/<index>`) make the second time a no-op; the retry job has a derived id, so creating it
 //! again finds it; removal is last.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use jiff::{SignedDuration, Timestamp};
-use mailcast_model::{EmailAddress, ListAddress};
+use mailcast_model::ListAddress;
 use mailcast_spool::{Durability, EntryMeta, Outcome, OutcomeStatus, Progress, Stage};
 use mailcast_store::BounceContext;
+
+use crate::runner::bounce::judge::Finding;
+use crate::runner::bounce::record::{Failure, record};
 use serde_json::Value;
 use tracing::{info, warn};
 
@@ -152,7 +155,8 @@ async fn schedule_retry(
     Ok(())
 }
 
-/// Records each permanent failure of a post as a bounce of that address on the list.
+/// Records each permanent failure of a post as a bounce of that address on the list, through
+/// the bounce runner's rules (a refusal for the poster's domain policy is logged, not counted).
 async fn record_bounces(
     ctx: &RunnerContext,
     meta: &EntryMeta,
@@ -162,31 +166,49 @@ async fn record_bounces(
 ) -> anyhow::Result<()> {
     let list = ListAddress::parse(&meta.list)
         .with_context(|| format!("job {} names no valid list ({:?})", meta.id, meta.list))?;
-    for outcome in failed {
-        let address = RcptLine::parse(&outcome.recipient).address;
-        let Ok(address) = EmailAddress::parse(address) else {
-            continue;
-        };
-        let recorded = ctx
-            .store
-            .record_delivery_failure(
-                &list,
-                &address,
-                now,
-                job.message_id.as_deref(),
-                BounceContext::Normal,
-            )
-            .await;
-        match recorded {
-            Ok(_) => {}
-            // The list was removed since: there is nobody left to score.
-            Err(mailcast_store::Error::NotFound(_)) => return Ok(()),
-            Err(err) => {
-                return Err(err).with_context(|| format!("cannot record the bounce of {address}"));
+    let admin = ctx.admin();
+    let list_ctx = match admin.list_context(&list).await {
+        Ok(list_ctx) => list_ctx,
+        // The list was removed since: there is nobody left to score.
+        Err(crate::admin::AdminError::NoSuchList(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    for (index, outcome) in failed.iter().enumerate() {
+        let (code, text) = match &outcome.status {
+            OutcomeStatus::Failed { code, text } | OutcomeStatus::Deferred { code, text } => {
+                (*code, text.as_str())
             }
-        }
+        };
+        let reply = format!("{code} {text}");
+        let finding = Finding {
+            address: RcptLine::parse(&outcome.recipient).address.to_string(),
+            class: mailcast_bounce::Class::Permanent,
+            status: enhanced_status(text),
+            policy: mailcast_bounce::poster_policy(&reply),
+            diagnostic: Some(reply.chars().take(500).collect()),
+            source: "smtp",
+        };
+        let failure = Failure {
+            finding,
+            context: BounceContext::Normal,
+            at: now,
+            message_id: job.message_id.clone(),
+            key: format!("{}/{index}", meta.id),
+            origin: meta.id.clone(),
+            index,
+            report: None,
+        };
+        record(&admin, &list_ctx, ctx.settings.smtp.verp_probes, failure)
+            .await
+            .with_context(|| format!("cannot record the bounce of {}", outcome.recipient))?;
     }
     Ok(())
+}
+
+/// The RFC 3463 status at the start of an SMTP reply text (`5.1.1 User unknown`).
+fn enhanced_status(text: &str) -> Option<String> {
+    let word = text.split_whitespace().next()?;
+    mailcast_bounce::classify_status(word).map(|_| word.to_string())
 }
 
 /// Mailman's `[logging.smtp] refused` line, one per recipient that will not get the message.
