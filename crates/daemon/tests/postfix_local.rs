@@ -184,12 +184,39 @@ fn bounce_extensions(site: &Site) -> Vec<String> {
         .collect()
 }
 
+/// How many bounces a running daemon's bounce runner has read (every class of
+/// `mailcast_bounces_total`).
+async fn bounces_read(site: &Site) -> f64 {
+    let mut total = 0.0;
+    for class in [
+        "permanent",
+        "temporary",
+        "policy",
+        "not_a_bounce",
+        "unrecognized",
+        "nothing",
+        "not_processed",
+    ] {
+        total += metric(
+            site,
+            &format!("mailcast_bounces_total{{class=\"{class}\"}}"),
+        )
+        .await;
+    }
+    total
+}
+
 /// Runs every case of one round and checks what each left behind.
 async fn round(site: &Site, sink: &mailcast_outbound::sink::Sink, name: &str, daemon: bool) {
     for case in cases(name) {
         let what = format!("{name}: {}", case.name);
         let incoming = site.queue_count("incoming");
         let bounces = bounce_extensions(site);
+        let bounces_before = if daemon {
+            bounces_read(site).await
+        } else {
+            0.0
+        };
         let out = inject(site, &case);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(case.status), "{what}: {stderr}");
@@ -210,6 +237,12 @@ async fn round(site: &Site, sink: &mailcast_outbound::sink::Sink, name: &str, da
                 .await;
             }
             Left::Post => assert_eq!(site.queue_count("incoming"), incoming + 1, "{what}"),
+            // A running daemon's bounce runner takes the bounce at once: it was read.
+            Left::Bounce(_) if daemon => {
+                wait_until(&what, || site.queue_count("bounces") == 0).await;
+                let read = bounces_read(site).await;
+                assert!(read > bounces_before, "{what}: {read} bounces read");
+            }
             Left::Bounce(extension) => {
                 let now = bounce_extensions(site);
                 assert_eq!(now.len(), bounces.len() + 1, "{what}: {now:?}");
