@@ -1,17 +1,64 @@
 #!/usr/bin/env bash
-# Installs the small Debian tools the tests drive besides Postfix and PostgreSQL:
+# Installs the small tools the tests drive besides Postfix and PostgreSQL:
 # - faketime: runs `mailcast serve` with its clock days ahead, for the expiry of held posts
 #   (`max_days_to_hold`) without a test hook in the daemon.
+# - a Python virtualenv at the repo's .venv holding mailmanclient, the REST client Postorius
+#   and HyperKitty use, which crates/daemon/tests/rest/mailmanclient_acceptance.py drives
+#   mailcast's REST API with.
 # Idempotent; runs as root.
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
     echo "tools-install.sh: run as root" >&2
     exit 1
 fi
-if command -v faketime >/dev/null 2>&1; then
-    exit 0
-fi
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$repo/.venv"
+mailmanclient_version=3.3.5
+
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends faketime >/dev/null
-echo "tools-install.sh: $(faketime --version 2>&1 | head -n 1)"
+apt_updated=0
+apt_install() {
+    if [ "$apt_updated" -eq 0 ]; then
+        apt-get update -qq
+        apt_updated=1
+    fi
+    apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if ! command -v faketime >/dev/null 2>&1; then
+    apt_install faketime
+    echo "tools-install.sh: $(faketime --version 2>&1 | head -n 1)"
+fi
+
+# True when the venv imports mailmanclient at exactly the pinned version.
+venv_ready() {
+    [ -x "$venv/bin/python" ] && "$venv/bin/python" - "$mailmanclient_version" <<'EOF' 2>/dev/null
+import sys
+from importlib.metadata import version
+import mailmanclient  # noqa: F401
+sys.exit(0 if version("mailmanclient") == sys.argv[1] else 1)
+EOF
+}
+
+if ! venv_ready; then
+    if ! command -v python3 >/dev/null 2>&1; then
+        apt_install python3 python3-venv
+    fi
+    # A venv without a working pip (Debian's python3 lacks ensurepip until python3-venv is
+    # installed, and then leaves a half-made venv behind) is made again from scratch.
+    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+        rm -rf "$venv"
+        if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+            rm -rf "$venv"
+            apt_install python3-venv
+            python3 -m venv "$venv"
+        fi
+    fi
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+        "mailmanclient==$mailmanclient_version"
+    if ! venv_ready; then
+        echo "tools-install.sh: $venv has no mailmanclient $mailmanclient_version" >&2
+        exit 1
+    fi
+    echo "tools-install.sh: mailmanclient $mailmanclient_version in $venv"
+fi

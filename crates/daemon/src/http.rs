@@ -1,5 +1,6 @@
-//! The HTTP endpoint on `[rest] listen`: Prometheus `/metrics` for now (the REST API joins it
-//! in a later issue). Queue depths are sampled into gauges every few seconds.
+//! The HTTP endpoints: on `[rest] listen` the REST API (`/3.1/...`, from `mailcast-rest`) and
+//! Prometheus `/metrics`; on `[web] listen`, if set, the public one-click unsubscribe
+//! endpoint (RFC 8058). Queue depths are sampled into gauges every few seconds.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,9 +30,10 @@ pub fn install_metrics() -> PrometheusHandle {
         .clone()
 }
 
-/// Binds `addr` and serves `/metrics` until `shutdown`.
+/// Binds `addr` and serves `api` and `/metrics` until `shutdown`.
 pub async fn spawn(
     addr: SocketAddr,
+    api: Router,
     prometheus: PrometheusHandle,
     spool: Spool,
     shutdown: CancellationToken,
@@ -40,7 +42,9 @@ pub async fn spawn(
         .await
         .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
     let render = prometheus.clone();
-    let app = Router::new().route("/metrics", get(move || std::future::ready(render.render())));
+    let app = Router::new()
+        .route("/metrics", get(move || std::future::ready(render.render())))
+        .merge(api);
     let sampler = {
         let shutdown = shutdown.clone();
         let prometheus = prometheus.clone();
@@ -65,9 +69,26 @@ pub async fn spawn(
         })
     };
     Ok(tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        serve(listener, app, shutdown).await;
         let _ = sampler.await;
     }))
+}
+
+/// Binds `addr` and serves `app` (the public web endpoint) until `shutdown`.
+pub async fn spawn_web(
+    addr: SocketAddr,
+    app: Router,
+    shutdown: CancellationToken,
+) -> anyhow::Result<JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
+    Ok(tokio::spawn(serve(listener, app, shutdown)))
+}
+
+async fn serve(listener: tokio::net::TcpListener, app: Router, shutdown: CancellationToken) {
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let _ = axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await;
 }

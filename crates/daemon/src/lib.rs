@@ -6,9 +6,11 @@
 //! delivery) → outbound SMTP; beside them [`admin`] (every operation the CLI, email commands
 //! and REST API ask for), [`outbox`] (every mail mailcast generates), [`cli`], [`config`],
 //! [`directory`] (the in-memory view of lists), [`posting`] (pipeline inputs), [`mta`] (the
-//! MTA's files) and [`http`] (`/metrics`).
+//! MTA's files), [`api`] (the REST API's backend over the admin layer) and [`http`] (the
+//! REST API, `/metrics` and the one-click unsubscribe endpoint).
 
 pub mod admin;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod directory;
@@ -17,6 +19,7 @@ pub mod ids;
 pub mod inbound;
 pub mod logging;
 pub mod mta;
+pub mod oneclick;
 pub mod outbox;
 pub mod posting;
 pub mod runner;

@@ -105,13 +105,37 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let intake_shutdown = shutdown.child_token();
     let lmtp_tasks = lmtp.start(acceptor, intake_shutdown.clone());
 
+    let api = crate::api::Api::new(crate::admin::Admin::new(
+        settings.clone(),
+        store.clone(),
+        spool.clone(),
+        directory.clone(),
+        posting.clone(),
+    ));
+    let credentials =
+        mailcast_rest::Credentials::new(&settings.rest.admin_user, &settings.rest.admin_pass);
     let http = crate::http::spawn(
         settings.rest.listen,
+        mailcast_rest::router(api.clone(), credentials),
         prometheus,
         spool.clone(),
         shutdown.clone(),
     )
     .await?;
+    let web = match &settings.web {
+        Some(web) => {
+            let tokens = crate::oneclick::tokens(&settings)?;
+            Some(
+                crate::http::spawn_web(
+                    web.listen,
+                    mailcast_rest::oneclick::router(api, tokens),
+                    shutdown.clone(),
+                )
+                .await?,
+            )
+        }
+        None => None,
+    };
 
     let watcher = {
         let (directory, store, shutdown, wake) = (
@@ -145,7 +169,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
                 posting,
                 mailcast_outbound::Relay::new(runner::relay_config(&settings.smtp)),
                 shutdown.clone(),
-            ),
+            )
+            .with_one_click(crate::oneclick::OneClickLinks::from_settings(&settings)?),
             wake_tx,
             wake_rx,
             shutdown.clone(),
@@ -174,6 +199,9 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     }
     let _ = watcher.await;
     let _ = http.await;
+    if let Some(web) = web {
+        let _ = web.await;
+    }
     tokio::task::spawn_blocking(move || committer.shutdown())
         .await
         .context("spool committer shutdown panicked")?

@@ -120,6 +120,7 @@ fn main() {
                 address,
                 display_name: Some("Member Name"),
                 language: None,
+                one_click: None,
             },
             &mut out,
         );

@@ -48,7 +48,6 @@ pub struct ListContext {
     settings: ListSettings,
     site: SiteFacts,
     pub(crate) compiled: Compiled,
-    one_click_unsubscribe: Option<String>,
 }
 
 /// Regular expressions and templates compiled from the settings.
@@ -147,16 +146,7 @@ impl ListContext {
             settings,
             site,
             compiled,
-            one_click_unsubscribe: None,
         }
-    }
-
-    /// The RFC 8058 hook: an `https` one-click unsubscribe URL for `List-Unsubscribe`, which
-    /// also adds `List-Unsubscribe-Post: List-Unsubscribe=One-Click`. Unset until the HTTP
-    /// endpoint exists.
-    pub fn with_one_click_unsubscribe(mut self, url: String) -> ListContext {
-        self.one_click_unsubscribe = Some(url);
-        self
     }
 
     /// The list's posting address.
@@ -172,11 +162,6 @@ impl ListContext {
     /// The site facts.
     pub fn site(&self) -> &SiteFacts {
         &self.site
-    }
-
-    /// The one-click unsubscribe URL, if configured.
-    pub fn one_click_unsubscribe(&self) -> Option<&str> {
-        self.one_click_unsubscribe.as_deref()
     }
 
     /// Settings that could not be compiled (bad regular expressions, malformed
@@ -304,6 +289,9 @@ pub struct RecipientFacts<'a> {
     pub display_name: Option<&'a str>,
     /// The member's preferred language, if known (`$user_language`).
     pub language: Option<&'a str>,
+    /// The member's RFC 8058 one-click unsubscribe URL (it names the member, so only a
+    /// personalized copy can carry it), if the site serves the endpoint.
+    pub one_click: Option<&'a str>,
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ pub struct Personalizer {
     header: Template,
     footer: Template,
     set_to: bool,
+    /// `List-Unsubscribe`'s mailto part, when the list adds RFC 2369 headers.
+    leave: Option<String>,
 }
 
 impl Personalizer {
@@ -45,6 +47,10 @@ impl Personalizer {
             header,
             footer,
             set_to: list.settings().personalize == Personalization::Full,
+            leave: list
+                .settings()
+                .include_rfc2369_headers
+                .then(|| format!("<mailto:{}>", list.address().sub_address("leave"))),
         })
     }
 
@@ -55,6 +61,18 @@ impl Personalizer {
         if self.set_to {
             let to = mailbox(recipient.display_name, recipient.address.original());
             rewrite.set("To", Value::Raw(&to));
+        }
+        let unsubscribe = match (&self.leave, recipient.one_click) {
+            (Some(leave), Some(url)) => Some(format!("{leave}, <{url}>")),
+            _ => None,
+        };
+        if let Some(unsubscribe) = &unsubscribe {
+            // RFC 8058: the member's own URL, and the POST body that triggers it.
+            rewrite.set("List-Unsubscribe", Value::Raw(unsubscribe));
+            rewrite.set(
+                "List-Unsubscribe-Post",
+                Value::Raw("List-Unsubscribe=One-Click"),
+            );
         }
         let body = self.plan.as_ref().and_then(|plan| {
             let lookup = |name: &str| placeholder(recipient, name);
@@ -119,6 +137,7 @@ mod tests {
                 address: &address,
                 display_name: name,
                 language: Some("English (USA)"),
+                one_click: None,
             },
             &mut out,
         );
@@ -147,6 +166,49 @@ mod tests {
                 "Sent to bart@example.com (bart@example.com, English (USA)) via ant@example.com\r\n"
             ),
             "{bart}"
+        );
+    }
+
+    #[test]
+    fn each_copy_carries_its_members_one_click_url() {
+        let p = personalizer(
+            "From: a@example.com\nTo: ant@example.com\nSubject: s\n\nHello\n",
+            |_| {},
+        );
+        let address = EmailAddress::parse("anne@example.com").unwrap();
+        let facts = |url| RecipientFacts {
+            address: &address,
+            display_name: None,
+            language: None,
+            one_click: url,
+        };
+        let mut out = Vec::new();
+        p.render(&facts(Some("https://lists.example.com/u/ANNE")), &mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("List-Unsubscribe: <mailto:ant-leave@example.com>,\r\n <https://lists.example.com/u/ANNE>\r\n"), "{out}");
+        assert!(
+            out.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"),
+            "{out}"
+        );
+        assert_eq!(out.matches("List-Unsubscribe:").count(), 1, "{out}");
+        let mut plain = Vec::new();
+        p.render(&facts(None), &mut plain);
+        let plain = String::from_utf8(plain).unwrap();
+        assert!(
+            plain.contains("List-Unsubscribe: <mailto:ant-leave@example.com>\r\n")
+                && !plain.contains("List-Unsubscribe-Post"),
+            "{plain}"
+        );
+        let off = personalizer("From: a@example.com\nSubject: s\n\nHello\n", |s| {
+            s.include_rfc2369_headers = false
+        });
+        let mut none = Vec::new();
+        off.render(&facts(Some("https://lists.example.com/u/ANNE")), &mut none);
+        assert!(
+            !String::from_utf8(none)
+                .unwrap()
+                .contains("List-Unsubscribe"),
+            "include_rfc2369_headers off"
         );
     }
 

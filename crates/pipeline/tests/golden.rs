@@ -228,6 +228,7 @@ fn accepted(spec: &Table, list: &ListContext, kept: &[u8]) -> Result<Vec<u8>, St
         address: &address,
         display_name: recipient.get("name").and_then(Value::as_str),
         language: Some("English (USA)"),
+        one_click: None,
     };
     let personalizer = Personalizer::new(&processed, list).map_err(|e| e.to_string())?;
     let mut out = Vec::new();

@@ -5,8 +5,9 @@
 //! `change_counter` in its own transaction, as its last statement so that the row lock is held
 //! briefly on PostgreSQL. A reader polls [`Store::change_counter`] (one indexed read) and
 //! reloads what it caches when the value moves. Post numbers, holding a post, bounce scores,
-//! autoresponse records and addresses' verification and display names do not bump it: the
-//! daemon reads those when it needs them.
+//! autoresponse records, users, domain owners and addresses' verification, display names,
+//! links and preferences do not bump it: the daemon reads those when it needs them. Deleting
+//! an address (or a user with its addresses) bumps it when memberships went with it.
 
 use sqlx::AnyConnection;
 

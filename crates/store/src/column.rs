@@ -41,6 +41,11 @@ pub(crate) fn flag(value: Option<bool>) -> Option<i32> {
     value.map(i32::from)
 }
 
+/// The stored form of a page bound (LIMIT or OFFSET), clamped to what the database takes.
+pub(crate) fn page_bound(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// Typed column access with [`Error::Corrupt`] for values that do not convert back.
 pub(crate) trait RowExt {
     /// A column's raw value, as sqlx decodes it.
@@ -49,6 +54,8 @@ pub(crate) trait RowExt {
         T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>;
     /// A UUID column.
     fn uuid(&self, name: &str) -> Result<Uuid>;
+    /// A nullable UUID column.
+    fn uuid_opt(&self, name: &str) -> Result<Option<Uuid>>;
     /// A NOT NULL timestamp column.
     fn timestamp(&self, name: &str) -> Result<Timestamp>;
     /// A nullable timestamp column.
@@ -78,6 +85,12 @@ impl RowExt for AnyRow {
     fn uuid(&self, name: &str) -> Result<Uuid> {
         let text: String = self.col(name)?;
         Uuid::try_parse(&text).map_err(|_| corrupt(name, &text))
+    }
+
+    fn uuid_opt(&self, name: &str) -> Result<Option<Uuid>> {
+        let text: Option<String> = self.col(name)?;
+        text.map(|t| Uuid::try_parse(&t).map_err(|_| corrupt(name, &t)))
+            .transpose()
     }
 
     fn timestamp(&self, name: &str) -> Result<Timestamp> {

@@ -4,16 +4,22 @@
 //! `alias_domain`) is another host name under which the MTA delivers the same lists; no name
 //! can be both a mail host and an alias, or the alias of two domains. Removing a domain that
 //! still has lists is refused unless forced, and then removes those lists with their members
-//! and holds; removing a domain also removes its template overrides. Domain owners (a table in the schema) get their API with the REST issue.
+//! and holds; removing a domain also removes its template overrides and its owners. A
+//! domain's owners (Mailman's `domain_owner`) are users; they are not cached by the daemon, so
+//! changing them does not bump the change counter, while changing a domain does.
 
 use jiff::Timestamp;
 use mailcast_model::DomainName;
+use sqlx::AnyConnection;
+use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
+use uuid::Uuid;
 
 use crate::changes;
-use crate::column::{RowExt, micros, now};
+use crate::column::{RowExt, id_text, micros, now};
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::users::{User, user_from_row, user_select};
 
 /// A configured mail host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +46,19 @@ fn domain_from_row(row: &AnyRow) -> Result<Domain> {
         description: row.col("description")?,
         created_at: row.timestamp("created_at")?,
     })
+}
+
+/// DomainNotFound unless the domain exists (inside the caller's transaction).
+async fn require_domain(conn: &mut AnyConnection, mail_host: &DomainName) -> Result<()> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT mail_host FROM domain WHERE mail_host = $1")
+            .bind(mail_host.as_str())
+            .fetch_optional(conn)
+            .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(Error::DomainNotFound(mail_host.clone())),
+    }
 }
 
 impl Store {
@@ -154,5 +173,127 @@ impl Store {
             .fetch_all(self.reader())
             .await?;
         rows.iter().map(domain_from_row).collect()
+    }
+    /// Changes a domain's description and alias domain (`Some(None)` removes the alias);
+    /// `None` leaves a field as it is. Returns false if there is no such domain. Conflict if
+    /// the new alias is already a mail host or another domain's alias; Invalid if it is the
+    /// domain itself.
+    pub async fn update_domain(
+        &self,
+        mail_host: &DomainName,
+        description: Option<&str>,
+        alias_domain: Option<Option<&DomainName>>,
+    ) -> Result<bool> {
+        if alias_domain == Some(Some(mail_host)) {
+            return Err(Error::Invalid(format!(
+                "{mail_host} cannot be its own alias domain"
+            )));
+        }
+        let mut tx = self.begin_write().await?;
+        if require_domain(&mut tx, mail_host).await.is_err() {
+            return Ok(false);
+        }
+        if let Some(Some(alias)) = alias_domain {
+            let clash: Option<String> = sqlx::query_scalar(
+                "SELECT mail_host FROM domain \
+                 WHERE (mail_host = $1 OR alias_domain = $1) AND mail_host <> $2",
+            )
+            .bind(alias.as_str())
+            .bind(mail_host.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(other) = clash {
+                return Err(Error::Conflict(format!(
+                    "{alias} is already used by domain {other}"
+                )));
+            }
+        }
+        if let Some(description) = description {
+            sqlx::query("UPDATE domain SET description = $1 WHERE mail_host = $2")
+                .bind(description)
+                .bind(mail_host.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(alias) = alias_domain {
+            sqlx::query("UPDATE domain SET alias_domain = $1 WHERE mail_host = $2")
+                .bind(alias.map(DomainName::as_str))
+                .bind(mail_host.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        if description.is_some() || alias_domain.is_some() {
+            changes::bump(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The owners of a domain, by creation time then id. DomainNotFound if it does not exist.
+    pub async fn domain_owners(&self, mail_host: &DomainName) -> Result<Vec<User>> {
+        let mut tx = self.begin_snapshot().await?;
+        require_domain(&mut tx, mail_host).await?;
+        let sql = format!(
+            "{} JOIN domain_owner o ON o.user_id = u.id WHERE o.mail_host = $1 \
+             ORDER BY u.created_on, u.id",
+            user_select()
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(mail_host.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// Makes a user an owner of a domain. Returns false if it already was one.
+    /// DomainNotFound or NotFound if the domain or the user does not exist.
+    pub async fn add_domain_owner(&self, mail_host: &DomainName, user: Uuid) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        require_domain(&mut tx, mail_host).await?;
+        let known: Option<String> = sqlx::query_scalar("SELECT id FROM \"user\" WHERE id = $1")
+            .bind(id_text(user))
+            .fetch_optional(&mut *tx)
+            .await?;
+        if known.is_none() {
+            return Err(Error::NotFound(format!("user {}", id_text(user))));
+        }
+        let added = sqlx::query(
+            "INSERT INTO domain_owner (mail_host, user_id) VALUES ($1, $2) \
+             ON CONFLICT (mail_host, user_id) DO NOTHING",
+        )
+        .bind(mail_host.as_str())
+        .bind(id_text(user))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(added.rows_affected() > 0)
+    }
+
+    /// Removes one owner of a domain. Returns false if the user was not one of them.
+    /// DomainNotFound if the domain does not exist.
+    pub async fn remove_domain_owner(&self, mail_host: &DomainName, user: Uuid) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        require_domain(&mut tx, mail_host).await?;
+        let removed = sqlx::query("DELETE FROM domain_owner WHERE mail_host = $1 AND user_id = $2")
+            .bind(mail_host.as_str())
+            .bind(id_text(user))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(removed.rows_affected() > 0)
+    }
+
+    /// Removes every owner of a domain; returns how many there were. DomainNotFound if the
+    /// domain does not exist.
+    pub async fn remove_domain_owners(&self, mail_host: &DomainName) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        require_domain(&mut tx, mail_host).await?;
+        let removed = sqlx::query("DELETE FROM domain_owner WHERE mail_host = $1")
+            .bind(mail_host.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(removed.rows_affected())
     }
 }

@@ -9,8 +9,10 @@
 //!
 //! Map of the crate, by responsibility:
 //! - `store`: opening, pools, transactions; `migrate`, `schema`: the schema and its checks;
-//! - `domains`, `lists`: identity and settings; `members`, `import`: rosters and bulk import;
-//! - `addresses`: verification and display names of addresses;
+//! - `domains`, `lists`: identity and settings (and domain owners); `members`, `import`:
+//!   rosters and bulk import; `member_search`: memberships by id and across lists;
+//! - `users`, `addresses`, `preferences`: users, their addresses (verification, display
+//!   names, linking, preferred address) and the preferences of both;
 //! - `posting`: the per-post queries (sender facts, recipients, owners and moderators);
 //! - `bans`, `held`: moderation (with moderators' decisions);
 //! - `bounces`, `bounce_work`: bounce events and scores under a row lock, claims of the
@@ -38,9 +40,11 @@ mod error;
 mod held;
 mod import;
 mod lists;
+mod member_search;
 mod members;
 mod migrate;
 mod posting;
+mod preferences;
 mod requests;
 mod schema;
 mod sql;
@@ -48,7 +52,9 @@ mod store;
 mod templates;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod users;
 
+pub use addresses::Address;
 pub use autoresponses::ResponseKind;
 pub use bounce_work::{BounceSummary, DisabledClaim, DisabledMember, Probe};
 pub use bounces::{
@@ -60,10 +66,13 @@ pub use error::{Error, Result};
 pub use held::{HeldDecision, HeldMessage, HeldRecord};
 pub use import::ImportReport;
 pub use lists::{ListState, MailingList};
+pub use member_search::MemberQuery;
 pub use members::{BounceInfo, Member, MemberPreferences, RemoveReport};
 pub use migrate::SCHEMA_VERSION;
 pub use posting::{Recipient, RoleFacts, SenderFacts};
+pub use preferences::Preferences;
 pub use requests::{PendingRequest, RequestKind, TokenOwner};
 pub use schema::{ColumnKind, ColumnSchema, LogicalSchema};
 pub use store::{Backend, Footprint, Store, redact_url};
 pub use templates::{TemplateRecord, TemplateScope};
+pub use users::{NewUser, User, UserUpdate};

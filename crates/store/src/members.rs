@@ -3,7 +3,9 @@
 //! A member row links an address to a list in one role (member, owner, moderator, nonmember);
 //! one address may hold several roles on a list. Preference columns are NULL for "inherit",
 //! as in Mailman. Bulk subscription is in `import.rs`; the queries of the posting path are in
-//! `posting.rs`. Addresses are never deleted here: Mailman keeps them after unsubscription.
+//! `posting.rs`; finding memberships across lists (by id, subscriber, role) is in
+//! `member_search.rs`. Addresses are never deleted here: Mailman keeps them after
+//! unsubscription.
 
 use jiff::Timestamp;
 use mailcast_model::{Action, DeliveryMode, DeliveryStatus, EmailAddress, ListAddress, MemberRole};
@@ -12,7 +14,7 @@ use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
 use crate::changes;
-use crate::column::{RowExt, flag};
+use crate::column::{RowExt, flag, page_bound};
 use crate::error::{Error, Result};
 use crate::lists::list_key;
 use crate::sql::placeholders;
@@ -27,6 +29,8 @@ pub struct Member {
     pub address: EmailAddress,
     /// The address's display name, if known.
     pub display_name: Option<String>,
+    /// The user the address belongs to, if any.
+    pub user_id: Option<Uuid>,
     /// The role on the list.
     pub role: MemberRole,
     /// The member's own moderation action; `None` uses the list default.
@@ -80,7 +84,7 @@ pub struct RemoveReport {
     pub not_members: Vec<EmailAddress>,
 }
 
-pub(crate) const MEMBER_COLUMNS: &str = "m.id, a.original_email, a.display_name, m.role, \
+pub(crate) const MEMBER_COLUMNS: &str = "m.id, a.original_email, a.display_name, a.user_id, m.role, \
     m.moderation_action, m.delivery_mode, m.delivery_status, m.acknowledge_posts, \
     m.hide_address, m.preferred_language, m.receive_list_copy, m.receive_own_postings, \
     m.bounce_score, m.last_bounce_received, m.last_warning_sent, m.total_warnings_sent, \
@@ -92,6 +96,7 @@ pub(crate) fn member_from_row(row: &AnyRow) -> Result<Member> {
         id: row.uuid("id")?,
         address: row.email("original_email")?,
         display_name: row.col("display_name")?,
+        user_id: row.uuid_opt("user_id")?,
         role: row.word("role", MemberRole::parse)?,
         moderation_action: action
             .map(|a| Action::parse(&a).map_err(|_| crate::column::corrupt("moderation_action", &a)))
@@ -171,8 +176,7 @@ impl Store {
             query = query.bind(role.as_str());
         }
         if let Some((offset, limit)) = page {
-            let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-            query = query.bind(clamp(limit)).bind(clamp(offset));
+            query = query.bind(page_bound(limit)).bind(page_bound(offset));
         }
         let rows = query.fetch_all(&mut *conn).await?;
         rows.iter().map(member_from_row).collect()

@@ -7,7 +7,8 @@
 //! runners or the relay. Operations return typed results and [`AdminError`], which the CLI
 //! prints as one line and the REST API maps to a status code ([`AdminError::kind`]).
 //!
-//! Rooms, one per resource: [`lists`] (create, remove, settings, including the MTA files),
+//! Rooms, one per resource: [`domains`] (mail hosts and their owners), [`lists`] (create in a
+//! style, remove, settings, including the MTA files),
 //! [`members`] (member settings), [`subscriptions`] (Mailman's subscription and
 //! unsubscription workflows, pending requests and their tokens), [`bans`], [`bounces`]
 //! (members' bounce records, re-enabling delivery), [`held`]
@@ -19,6 +20,7 @@
 
 pub mod bans;
 pub mod bounces;
+pub mod domains;
 pub mod held;
 pub mod lists;
 pub mod members;
@@ -183,6 +185,11 @@ impl Admin {
         let directory = Directory::load(&store).await?;
         let posting = Arc::new(Posting::new(store.clone(), site_facts(&settings)));
         Ok(Admin::new(settings, store, spool, directory, posting))
+    }
+
+    /// The pipeline inputs (list contexts, site facts) the intake decisions use.
+    pub fn posting(&self) -> &Arc<Posting> {
+        &self.posting
     }
 
     /// The configuration.

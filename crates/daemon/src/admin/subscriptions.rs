@@ -40,6 +40,9 @@ pub struct Vouch {
     pub pre_confirmed: bool,
     /// A moderator approves it.
     pub pre_approved: bool,
+    /// Send (or not) the welcome message when the subscription is carried out at once;
+    /// `None` follows the list's `send_welcome_message`.
+    pub send_welcome_message: Option<bool>,
 }
 
 /// Where a request stands after an operation.
@@ -139,7 +142,8 @@ impl Admin {
         if needs_moderator {
             return self.ask_moderators(request, origin).await;
         }
-        self.carry_out_subscription(&request, origin).await?;
+        self.carry_out_subscription(&request, origin, vouch.send_welcome_message)
+            .await?;
         Ok(Progress::Done)
     }
 
@@ -447,7 +451,7 @@ impl Admin {
 
     async fn carry_out(&self, request: &PendingRequest, origin: &Origin) -> Result<()> {
         match request.kind {
-            RequestKind::Subscription => self.carry_out_subscription(request, origin).await,
+            RequestKind::Subscription => self.carry_out_subscription(request, origin, None).await,
             RequestKind::Unsubscription => self.carry_out_unsubscription(request, origin).await,
         }
     }
@@ -456,6 +460,7 @@ impl Admin {
         &self,
         request: &PendingRequest,
         origin: &Origin,
+        welcome: Option<bool>,
     ) -> Result<()> {
         let list = &request.list;
         if self.store.is_banned(list, &request.email).await? {
@@ -495,7 +500,7 @@ impl Admin {
         }
         info!(%list, email = %request.email, "subscribed");
         let list_ctx = self.list_context(list).await?;
-        if list_ctx.settings().send_welcome_message {
+        if welcome.unwrap_or(list_ctx.settings().send_welcome_message) {
             self.outbox
                 .welcome(
                     &list_ctx,

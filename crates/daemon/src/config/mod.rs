@@ -7,6 +7,7 @@
 //! Relative paths resolve against the directory holding the config file, or the current
 //! directory when there is none. Every error is one line naming the file and the key.
 
+mod http;
 mod raw;
 
 use std::net::SocketAddr;
@@ -78,13 +79,7 @@ pub struct SmtpSettings {
     pub retry_max_delay: Duration,
 }
 
-/// `[rest]`, validated.
-#[derive(Debug, Clone)]
-pub struct RestSettings {
-    pub listen: SocketAddr,
-    pub admin_user: String,
-    pub admin_pass: String,
-}
+pub use http::{RestSettings, WebSettings};
 
 /// Postfix map flavour (Mailman 3's `transport_file_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +143,8 @@ pub struct Settings {
     pub lmtp: LmtpSettings,
     pub smtp: SmtpSettings,
     pub rest: RestSettings,
+    /// `[web]`: the public one-click unsubscribe endpoint; `None` when not configured.
+    pub web: Option<WebSettings>,
     pub mta: MtaSettings,
     pub maildir_enabled: bool,
     pub maildir_path: PathBuf,
@@ -227,16 +224,8 @@ impl Settings {
         let database_url = resolve_database_url(&raw.database.url, &resolve)?;
         let lmtp = lmtp_settings(&raw.lmtp, &resolve)?;
         let smtp = smtp_settings(&raw.smtp)?;
-        let rest = RestSettings {
-            listen: raw.rest.listen.parse().map_err(|_| {
-                anyhow::anyhow!(
-                    "key `rest.listen`: {:?} is not an IP:port address",
-                    raw.rest.listen
-                )
-            })?,
-            admin_user: raw.rest.admin_user,
-            admin_pass: raw.rest.admin_pass,
-        };
+        let rest = http::rest_settings(&raw.rest)?;
+        let web = http::web_settings(&raw.web)?;
         let hostname = match raw.site.hostname.clone() {
             Some(h) if !h.trim().is_empty() => h,
             _ => system_hostname(),
@@ -275,6 +264,7 @@ impl Settings {
             lmtp,
             smtp,
             rest,
+            web,
             mta,
             maildir_enabled: raw.maildir.enabled,
             maildir_path,

@@ -15,6 +15,7 @@ pub struct RawConfig {
     pub lmtp: RawLmtp,
     pub smtp: RawSmtp,
     pub rest: RawRest,
+    pub web: RawWeb,
     pub site: RawSite,
     pub mta: RawMta,
     pub maildir: RawMaildir,
@@ -172,6 +173,16 @@ impl Default for RawRest {
             admin_pass: "restpass".into(),
         }
     }
+}
+
+/// `[web]`: the public one-click unsubscribe endpoint (RFC 8058).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawWeb {
+    /// `IP:port` to listen on; empty: no endpoint, and no one-click header in posts.
+    pub listen: String,
+    /// The public URL the endpoint is reached at (through a TLS proxy, usually).
+    pub base_url: String,
 }
 
 /// `[site]`: facts about this installation, and Mailman's site-wide policies.

@@ -130,3 +130,35 @@ fn passwords_are_redacted() {
     );
     assert_eq!(redact_url("postgres://mc@db/x"), "postgres://mc@db/x");
 }
+
+#[test]
+fn the_rest_api_needs_a_password_beyond_loopback() {
+    let m = err("[rest]\nlisten = \"0.0.0.0:8001\"\n");
+    assert!(
+        m.contains("rest.admin_pass") && m.contains("default"),
+        "{m}"
+    );
+    let m = err("[rest]\nlisten = \"192.0.2.1:8001\"\nadmin_pass = \"\"\n");
+    assert!(m.contains("empty"), "{m}");
+    let s = load("[rest]\nlisten = \"0.0.0.0:8001\"\nadmin_pass = \"s3cret\"\n").unwrap();
+    assert_eq!(s.rest.admin_pass, "s3cret");
+    let s = load("[rest]\nlisten = \"[::1]:8001\"\n").unwrap();
+    assert!(s.rest.listen.ip().is_loopback());
+    assert!(err("[rest]\nadmin_user = \"a:b\"\n").contains("rest.admin_user"));
+}
+
+#[test]
+fn web_is_off_unless_listen_is_set() {
+    assert!(load("").unwrap().web.is_none());
+    let s = load("[web]\nlisten = \"127.0.0.1:8002\"\n").unwrap();
+    assert_eq!(s.web.unwrap().base_url, "http://127.0.0.1:8002");
+    let s = load("[web]\nlisten = \"127.0.0.1:8002\"\nbase_url = \"https://lists.example.org/\"\n")
+        .unwrap();
+    assert_eq!(s.web.unwrap().base_url, "https://lists.example.org");
+    assert!(err("[web]\nbase_url = \"https://x.example\"\n").contains("web.listen"));
+    assert!(
+        err("[web]\nlisten = \"127.0.0.1:8002\"\nbase_url = \"ftp://x\"\n")
+            .contains("web.base_url")
+    );
+    assert!(err("[web]\nlisten = \"nowhere\"\n").contains("web.listen"));
+}

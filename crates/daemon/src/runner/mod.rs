@@ -97,6 +97,8 @@ pub struct RunnerContext {
     /// Cancelled when the daemon shuts down: long work (a large delivery) stops between
     /// batches, leaving the rest for the next start.
     pub shutdown: CancellationToken,
+    /// Each member's one-click unsubscribe URL for personalized copies, when `[web]` is set.
+    pub one_click: Option<crate::oneclick::OneClickLinks>,
 }
 
 impl RunnerContext {
@@ -139,7 +141,17 @@ impl RunnerContext {
             relay,
             outbox,
             shutdown,
+            one_click: None,
         }
+    }
+
+    /// The context with one-click unsubscribe URLs in personalized copies.
+    pub fn with_one_click(
+        mut self,
+        links: Option<crate::oneclick::OneClickLinks>,
+    ) -> RunnerContext {
+        self.one_click = links;
+        self
     }
 
     /// The admin layer over this context's store, spool and directory.

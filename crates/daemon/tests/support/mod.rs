@@ -684,3 +684,42 @@ pub async fn metric(site: &Site, series: &str) -> f64 {
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
         .unwrap_or(0.0)
 }
+
+/// One HTTP/1.1 request (blocking, `Connection: close`): the status, the header lines and the
+/// body. `auth` sends the REST API's default credentials.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    auth: bool,
+    content_type: &str,
+    body: &str,
+) -> (u16, Vec<String>, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the HTTP server");
+    let authorization = if auth {
+        "Authorization: Basic cmVzdGFkbWluOnJlc3RwYXNz\r\n"
+    } else {
+        ""
+    };
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost:9001\r\n{authorization}Connection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("send");
+    stream.write_all(body.as_bytes()).expect("send");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read the response");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a response head");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("a status line");
+    (
+        status,
+        lines.map(str::to_string).collect(),
+        body.to_string(),
+    )
+}

@@ -13,10 +13,9 @@
 //! List-Unsubscribe: <mailto:ant-leave@example.com>
 //! ```
 //!
-//! The List-Id phrase is the list's display name (Mailman 3.3 uses the description). When the
-//! list has a one-click unsubscribe URL ([`crate::ListContext::with_one_click_unsubscribe`]),
-//! List-Unsubscribe also carries it and `List-Unsubscribe-Post: List-Unsubscribe=One-Click`
-//! (RFC 8058) is added.
+//! The List-Id phrase is the list's display name (Mailman 3.3 uses the description). The RFC
+//! 8058 one-click URL names one member, so it is added per copy by
+//! [`crate::personalize::Personalizer`], never here.
 
 use mailcast_model::settings::ArchivePolicy;
 
@@ -66,28 +65,18 @@ pub fn run(ctx: &HandlerContext<'_>, rewrite: &mut Rewrite<'_>) {
         "NO".to_string()
     };
     let subscribe = format!("<mailto:{}>", address.sub_address("join"));
-    let mut unsubscribe = format!("<mailto:{}>", address.sub_address("leave"));
-    if let Some(url) = list.one_click_unsubscribe() {
-        unsubscribe = format!("{unsubscribe}, <{url}>");
-    }
+    let unsubscribe = format!("<mailto:{}>", address.sub_address("leave"));
     rewrite
         .append("List-Help", Value::Raw(&help))
         .append("List-Owner", Value::Raw(&owner))
         .append("List-Post", Value::Raw(&post))
         .append("List-Subscribe", Value::Raw(&subscribe))
         .append("List-Unsubscribe", Value::Raw(&unsubscribe));
-    if list.one_click_unsubscribe().is_some() {
-        rewrite.append(
-            "List-Unsubscribe-Post",
-            Value::Raw("List-Unsubscribe=One-Click"),
-        );
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::handlers::testing_list::{self, process};
-    use crate::handlers::{ProcessOptions, process as run};
+    use crate::handlers::testing_list::process;
 
     const POST: &str = "From: a@example.com\nList-Id: <other.example.org>\nList-Post: <mailto:other@example.org>\nSubject: s\n\nb\n";
 
@@ -130,16 +119,9 @@ List-Unsubscribe: <mailto:ant-leave@example.com>"
             out.contains("List-Id: \"Ants, Inc.\" <ant.example.com>\r\n"),
             "{out}"
         );
-        let list = testing_list::list(|_| {})
-            .with_one_click_unsubscribe("https://lists.example.com/u/TOKEN".into());
-        let options = ProcessOptions {
-            post_number: 1,
-            decorate: false,
-            anonymous_message_id: "",
-        };
-        let out =
-            String::from_utf8(run(POST.replace('\n', "\r\n").as_bytes(), &list, &options).unwrap())
-                .unwrap();
-        assert!(out.contains("List-Unsubscribe: <mailto:ant-leave@example.com>,\r\n <https://lists.example.com/u/TOKEN>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{out}");
+        assert!(
+            !out.contains("List-Unsubscribe-Post"),
+            "only personalized copies: {out}"
+        );
     }
 }

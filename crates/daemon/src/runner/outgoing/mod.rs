@@ -47,7 +47,7 @@ use mailcast_pipeline::personalize::Personalizer;
 use mailcast_spool::{EntryId, EntryMeta, Stage};
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::outbox::job::{JobAttrs, Mode};
+use crate::outbox::job::{JobAttrs, JobKind, Mode};
 use crate::runner::RunnerContext;
 use bulk::Bulk;
 use fanout::Copies;
@@ -166,6 +166,10 @@ fn copies(
         verp: job.verp,
         personalizer,
         body,
+        // Only a post's copies go to members who can be unsubscribed by it.
+        one_click: (job.kind == JobKind::Post)
+            .then(|| ctx.one_click.clone())
+            .flatten(),
     })))
 }
 

@@ -9,7 +9,8 @@
 //! them, into buffers handed back when a transaction is over, so a 100,000-member delivery
 //! holds a couple of rendered copies per connection in memory. When the list is gone, or the
 //! body does not parse, copies go out as stored (logged once per job). The envelope sender is
-//! the list's `-bounces` address, VERP-encoded when the job says so.
+//! the list's `-bounces` address, VERP-encoded when the job says so. With `[web]` configured,
+//! each copy of a post carries its member's one-click unsubscribe URL (RFC 8058).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use mailcast_outbound::{EnhancedCode, Message, MessageSource, RcptOutcome, Relay
 use mailcast_pipeline::RecipientFacts;
 use mailcast_pipeline::personalize::Personalizer;
 
+use crate::oneclick::OneClickLinks;
 use crate::outbox::job::RcptLine;
 use mailcast_bounce::verp::encode as verp_sender;
 
@@ -34,6 +36,8 @@ pub(super) struct Personalized {
     pub personalizer: Option<Personalizer>,
     /// The stored body (the template of each copy).
     pub body: Arc<[u8]>,
+    /// Makes each member's RFC 8058 one-click URL, when `[web]` is configured.
+    pub one_click: Option<OneClickLinks>,
 }
 
 impl Personalized {
@@ -79,10 +83,12 @@ impl Personalized {
         message.body.clear();
         match &self.personalizer {
             Some(personalizer) => {
+                let url = self.one_click.as_ref().map(|l| l.url(&self.list, &address));
                 let facts = RecipientFacts {
                     address: &address,
                     display_name: rcpt.display_name,
                     language: None,
+                    one_click: url.as_deref(),
                 };
                 personalizer.render(&facts, &mut message.body);
             }

@@ -1,0 +1,276 @@
+//! What the REST API asks of the server: the admin layer's operations, as a trait, so that
+//! this crate knows HTTP and JSON and nothing of the runners, the spool or the MTA files.
+//! The daemon implements it over its `Admin`.
+//!
+//! Results use the store's and the model's types; failures are [`Failure`]s, which become
+//! 400, 404 and 409 with the text the admin layer wrote.
+
+use std::future::Future;
+
+use mailcast_model::{DeliveryMode, DomainName, EmailAddress, ListAddress, MemberRole};
+use mailcast_store::{
+    Domain, HeldRecord, MailingList, Member, PendingRequest, TemplateRecord, TemplateScope,
+};
+use serde_json::Value;
+
+/// Why an operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// What was asked for does not exist (404).
+    NotFound(String),
+    /// The request is malformed or not allowed (400).
+    Invalid(String),
+    /// The request conflicts with what exists (409).
+    Conflict(String),
+    /// The server failed (500; the text is logged, not sent).
+    Internal(String),
+}
+
+/// A backend result.
+pub type Outcome<T> = Result<T, Failure>;
+
+/// What a subscription request vouches for (Mailman's `pre_verified`, `pre_confirmed`,
+/// `pre_approved`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Vouch {
+    /// The address is known to be the subscriber's.
+    pub pre_verified: bool,
+    /// The subscriber need not confirm.
+    pub pre_confirmed: bool,
+    /// No moderator need approve.
+    pub pre_approved: bool,
+    /// Whether to send the welcome message; `None`: as the list says.
+    pub send_welcome_message: Option<bool>,
+}
+
+/// Where a subscription or unsubscription stands after a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Done: the member (for a subscription) exists.
+    Done,
+    /// Waiting for the subscriber's confirmation: the token.
+    AwaitingSubscriber(String),
+    /// Waiting for a moderator: the token.
+    AwaitingModerator(String),
+}
+
+/// A moderator's decision on a held post or a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Accept (post) or approve (request).
+    Accept,
+    /// Refuse and tell the sender, with a reason.
+    Reject(Option<String>),
+    /// Drop silently.
+    Discard,
+    /// Decide later.
+    Defer,
+}
+
+/// A list with what its resource shows beside the settings.
+#[derive(Debug, Clone)]
+pub struct ListView {
+    /// The list.
+    pub list: MailingList,
+    /// How many regular and digest members it has.
+    pub member_count: u64,
+}
+
+/// A list style: a named set of settings for a new list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Style {
+    /// The name (`legacy-default`, ...).
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+}
+
+/// One queue (a spool stage under Mailman's queue name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queue {
+    /// Mailman's name (`in`, `out`, `bounces`, ...).
+    pub name: String,
+    /// Where its files are, for an operator.
+    pub directory: String,
+    /// The entries in it (ids), oldest first.
+    pub files: Vec<String>,
+}
+
+/// One filter of a roster or of `members/find`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberFilter {
+    /// One list, or all.
+    pub list: Option<ListAddress>,
+    /// An address (or part of one), or all.
+    pub subscriber: Option<String>,
+    /// One role, or all.
+    pub role: Option<MemberRole>,
+}
+
+/// A change to a user (`PATCH`, `PUT /users/<id>`); `None` fields are left as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChange {
+    /// The new name (`Some(None)` clears it).
+    pub display_name: Option<Option<String>>,
+    /// The new password hash (see [`crate::password`]); never a password in clear.
+    pub password: Option<String>,
+    /// The new server-owner flag.
+    pub is_server_owner: Option<bool>,
+}
+
+/// The server, as the REST API sees it.
+pub trait Backend: Clone + Send + Sync + 'static {
+    /// `mailman_version` of `/system/versions`.
+    fn server_version(&self) -> String;
+
+    /// The domains.
+    fn domains(&self) -> impl Future<Output = Outcome<Vec<Domain>>> + Send;
+    /// One domain.
+    fn domain(&self, mail_host: &DomainName) -> impl Future<Output = Outcome<Domain>> + Send;
+    /// Adds a domain.
+    fn create_domain(
+        &self,
+        mail_host: &DomainName,
+        alias: Option<&DomainName>,
+        description: &str,
+    ) -> impl Future<Output = Outcome<Domain>> + Send;
+    /// Removes a domain with its lists.
+    fn remove_domain(&self, mail_host: &DomainName) -> impl Future<Output = Outcome<()>> + Send;
+    /// The lists, of one domain or all, sorted by list id.
+    fn lists(
+        &self,
+        domain: Option<&DomainName>,
+    ) -> impl Future<Output = Outcome<Vec<ListView>>> + Send;
+    /// One list.
+    fn list(&self, list: &ListAddress) -> impl Future<Output = Outcome<ListView>> + Send;
+    /// One list by its List-Id (`name.domain`).
+    fn list_by_id(&self, list_id: &str) -> impl Future<Output = Outcome<ListView>> + Send;
+    /// The styles a list can be created with; the first is the default.
+    fn styles(&self) -> Vec<Style>;
+    /// Creates a list in a style (the default if `None`).
+    fn create_list(
+        &self,
+        list: &ListAddress,
+        style: Option<&str>,
+    ) -> impl Future<Output = Outcome<ListView>> + Send;
+    /// Removes a list.
+    fn remove_list(&self, list: &ListAddress) -> impl Future<Output = Outcome<()>> + Send;
+    /// Changes settings from JSON values under Mailman's names; all or nothing.
+    fn set_settings(
+        &self,
+        list: &ListAddress,
+        values: &[(String, Value)],
+    ) -> impl Future<Output = Outcome<()>> + Send;
+
+    /// A page of the memberships matching `filter`, with the total.
+    fn members(
+        &self,
+        filter: &MemberFilter,
+        offset: u64,
+        limit: u64,
+    ) -> impl Future<Output = Outcome<(Vec<(ListAddress, Member)>, u64)>> + Send;
+    /// One membership by its id.
+    fn member(&self, id: uuid::Uuid)
+    -> impl Future<Output = Outcome<(ListAddress, Member)>> + Send;
+    /// Subscribes (or starts subscribing) an address in a role.
+    fn subscribe(
+        &self,
+        list: &ListAddress,
+        who: &EmailAddress,
+        display_name: Option<&str>,
+        role: MemberRole,
+        mode: DeliveryMode,
+        vouch: Vouch,
+    ) -> impl Future<Output = Outcome<Progress>> + Send;
+    /// Ends a membership; `pre_approved` and `pre_confirmed` skip the list's policy.
+    fn unsubscribe(
+        &self,
+        id: uuid::Uuid,
+        pre_approved: bool,
+        pre_confirmed: bool,
+    ) -> impl Future<Output = Outcome<Progress>> + Send;
+    /// Changes member settings (`delivery_mode`, `moderation_action`, preferences ...) from
+    /// `(name, text)` pairs.
+    fn set_member(
+        &self,
+        id: uuid::Uuid,
+        pairs: &[(String, String)],
+    ) -> impl Future<Output = Outcome<()>> + Send;
+
+    /// The held posts of a list, oldest first.
+    fn held(&self, list: &ListAddress) -> impl Future<Output = Outcome<Vec<HeldRecord>>> + Send;
+    /// The held post's message text, if this node can read it.
+    fn held_text(
+        &self,
+        record: &HeldRecord,
+    ) -> impl Future<Output = Outcome<Option<String>>> + Send;
+    /// Decides on a held post.
+    fn decide_held(
+        &self,
+        list: &ListAddress,
+        request_id: u64,
+        decision: Decision,
+    ) -> impl Future<Output = Outcome<()>> + Send;
+
+    /// The pending requests of a list.
+    fn requests(
+        &self,
+        list: &ListAddress,
+    ) -> impl Future<Output = Outcome<Vec<PendingRequest>>> + Send;
+    /// Decides on a pending request.
+    fn decide_request(
+        &self,
+        list: &ListAddress,
+        token: &str,
+        decision: Decision,
+    ) -> impl Future<Output = Outcome<()>> + Send;
+
+    /// The ban patterns of a list, or the site's.
+    fn bans(&self, list: Option<&ListAddress>)
+    -> impl Future<Output = Outcome<Vec<String>>> + Send;
+    /// Adds a ban; false if it was there.
+    fn ban(
+        &self,
+        list: Option<&ListAddress>,
+        pattern: &str,
+    ) -> impl Future<Output = Outcome<bool>> + Send;
+    /// Removes a ban; false if it was not there.
+    fn unban(
+        &self,
+        list: Option<&ListAddress>,
+        pattern: &str,
+    ) -> impl Future<Output = Outcome<bool>> + Send;
+
+    /// Every template name, sorted.
+    fn template_names(&self) -> &'static [&'static str];
+    /// The template overrides of a scope.
+    fn templates(
+        &self,
+        scope: &TemplateScope,
+    ) -> impl Future<Output = Outcome<Vec<TemplateRecord>>> + Send;
+    /// Sets a template override from a URI.
+    fn set_template(
+        &self,
+        scope: &TemplateScope,
+        name: &str,
+        uri: &str,
+        username: Option<&str>,
+        password: Option<&str>,
+    ) -> impl Future<Output = Outcome<()>> + Send;
+    /// Removes a template override; false if none.
+    fn remove_template(
+        &self,
+        scope: &TemplateScope,
+        name: &str,
+    ) -> impl Future<Output = Outcome<bool>> + Send;
+
+    /// The queues.
+    fn queues(&self) -> impl Future<Output = Outcome<Vec<Queue>>> + Send;
+    /// Injects a message for a list into a queue; returns the entry's id.
+    fn inject(
+        &self,
+        queue: &str,
+        list: &ListAddress,
+        text: &str,
+    ) -> impl Future<Output = Outcome<String>> + Send;
+}
