@@ -8,12 +8,12 @@
 use mailcast_model::{DeliveryMode, DomainName, EmailAddress, ListAddress, Mailbox, MemberRole};
 use mailcast_pipeline::intake;
 use mailcast_rest::backend::{
-    Decision, Failure, ListView, MemberFilter, Outcome, Progress, Queue, Style, Vouch,
+    Decision, Failure, ListView, MemberFilter, Outcome, Progress, Queue, Style, UserChange, Vouch,
 };
 use mailcast_spool::{EntryId, Stage, Submission};
 use mailcast_store::{
-    Domain, HeldRecord, Member, MemberQuery, PendingRequest, RequestKind, TemplateRecord,
-    TemplateScope,
+    Address, Domain, HeldRecord, Member, MemberQuery, PendingRequest, Preferences, RequestKind,
+    TemplateRecord, TemplateScope, User, UserUpdate,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -130,6 +130,168 @@ impl mailcast_rest::Backend for Api {
             .remove_domain(mail_host, true)
             .await
             .map(|_| ())
+            .map_err(failure)
+    }
+
+    async fn update_domain(
+        &self,
+        mail_host: &DomainName,
+        description: Option<&str>,
+        alias: Option<Option<&DomainName>>,
+    ) -> Outcome<()> {
+        self.admin
+            .update_domain(mail_host, description, alias)
+            .await
+            .map_err(|e| match e {
+                // The store's own words, without its "invalid:" or "conflict:" prefix.
+                AdminError::Store(mailcast_store::Error::Invalid(text)) => Failure::Invalid(text),
+                AdminError::Store(mailcast_store::Error::Conflict(text)) => Failure::Invalid(text),
+                other => failure(other),
+            })
+    }
+
+    async fn domain_owners(&self, mail_host: &DomainName) -> Outcome<Vec<User>> {
+        self.admin.domain_owners(mail_host).await.map_err(failure)
+    }
+
+    async fn add_domain_owner(&self, mail_host: &DomainName, owner: &EmailAddress) -> Outcome<()> {
+        self.admin.domain(mail_host).await.map_err(failure)?;
+        let user = self.admin.user_for(owner).await.map_err(failure)?;
+        self.admin
+            .add_domain_owner(mail_host, user.id)
+            .await
+            .map(|_| ())
+            .map_err(failure)
+    }
+
+    async fn remove_domain_owners(
+        &self,
+        mail_host: &DomainName,
+        user: Option<Uuid>,
+    ) -> Outcome<u64> {
+        self.admin
+            .remove_domain_owners(mail_host, user)
+            .await
+            .map_err(failure)
+    }
+
+    async fn users(&self, offset: u64, limit: u64) -> Outcome<(Vec<User>, u64)> {
+        self.admin.users_page(offset, limit).await.map_err(failure)
+    }
+
+    async fn user(&self, id: Uuid) -> Outcome<Option<User>> {
+        self.admin.user(id).await.map_err(failure)
+    }
+
+    async fn user_by_email(&self, email: &EmailAddress) -> Outcome<Option<User>> {
+        self.admin.user_by_email(email).await.map_err(failure)
+    }
+
+    async fn create_user(
+        &self,
+        email: &EmailAddress,
+        display_name: Option<&str>,
+        password_hash: Option<&str>,
+        is_server_owner: bool,
+    ) -> Outcome<User> {
+        self.admin
+            .create_user(email, display_name, password_hash, is_server_owner)
+            .await
+            .map_err(failure)
+    }
+
+    async fn update_user(&self, id: Uuid, change: &UserChange) -> Outcome<()> {
+        let update = UserUpdate {
+            display_name: change.display_name.clone(),
+            password: change.password.clone(),
+            is_server_owner: change.is_server_owner,
+        };
+        self.admin.update_user(id, &update).await.map_err(failure)
+    }
+
+    async fn delete_user(&self, id: Uuid) -> Outcome<()> {
+        self.admin.delete_user(id).await.map_err(failure)
+    }
+
+    async fn user_addresses(&self, id: Uuid) -> Outcome<Vec<Address>> {
+        self.admin.user_addresses(id).await.map_err(failure)
+    }
+
+    async fn add_user_address(
+        &self,
+        id: Uuid,
+        email: &EmailAddress,
+        display_name: Option<&str>,
+    ) -> Outcome<()> {
+        self.admin
+            .add_user_address(id, email, display_name)
+            .await
+            .map_err(failure)
+    }
+
+    async fn set_preferred_address(&self, id: Uuid, email: Option<&EmailAddress>) -> Outcome<()> {
+        self.admin
+            .set_preferred_address(id, email)
+            .await
+            .map_err(failure)
+    }
+
+    async fn set_user_preferences(&self, id: Uuid, preferences: &Preferences) -> Outcome<()> {
+        self.admin
+            .set_user_preferences(id, preferences)
+            .await
+            .map_err(failure)
+    }
+
+    async fn addresses(&self, offset: u64, limit: u64) -> Outcome<(Vec<Address>, u64)> {
+        self.admin
+            .addresses_page(offset, limit)
+            .await
+            .map_err(failure)
+    }
+
+    async fn address(&self, email: &EmailAddress) -> Outcome<Option<Address>> {
+        self.admin.address(email).await.map_err(failure)
+    }
+
+    async fn set_address_display_name(
+        &self,
+        email: &EmailAddress,
+        name: Option<&str>,
+    ) -> Outcome<()> {
+        self.admin
+            .set_address_display_name(email, name)
+            .await
+            .map_err(failure)
+    }
+
+    async fn delete_address(&self, email: &EmailAddress) -> Outcome<()> {
+        self.admin.delete_address(email).await.map_err(failure)
+    }
+
+    async fn set_address_verified(&self, email: &EmailAddress, verified: bool) -> Outcome<()> {
+        self.admin
+            .set_address_verified(email, verified)
+            .await
+            .map_err(failure)
+    }
+
+    async fn link_address(&self, email: &EmailAddress, user: Uuid) -> Outcome<()> {
+        self.admin.link_address(email, user).await.map_err(failure)
+    }
+
+    async fn unlink_address(&self, email: &EmailAddress) -> Outcome<()> {
+        self.admin.unlink_address(email).await.map_err(failure)
+    }
+
+    async fn set_address_preferences(
+        &self,
+        email: &EmailAddress,
+        preferences: &Preferences,
+    ) -> Outcome<()> {
+        self.admin
+            .set_address_preferences(email, preferences)
+            .await
             .map_err(failure)
     }
 

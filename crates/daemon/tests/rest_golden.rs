@@ -70,6 +70,10 @@ fn exchange(addr: SocketAddr, request: &Request) -> (u16, Vec<String>, String) {
 fn normalize(text: &str) -> String {
     let rules = [
         (
+            r"\$pbkdf2-sha256\$\d+\$[A-Za-z0-9./]+\$[A-Za-z0-9./]+",
+            "<password hash>",
+        ),
+        (
             r#""http_etag": "\\"[0-9a-f]{40}\\"""#,
             r#""http_etag": "<etag>""#,
         ),

@@ -1,7 +1,8 @@
 //! The acceptance test of the REST API: mailmanclient 3.3.5, unchanged, drives a running
 //! `mailcast serve` through `tests/rest/mailmanclient_acceptance.py` (domains, lists,
 //! settings, subscriptions with and without confirmation, paging, preferences, a post held
-//! over LMTP and moderated, a moderated subscription, bans, templates, queues, deletion).
+//! over LMTP and moderated, a moderated subscription, bans, templates, queues, users and
+//! addresses, deletion).
 //!
 //! The virtualenv with mailmanclient is `<repo>/.venv`, made by `scripts/tools-install.sh`
 //! (run by `.ci/run`). Without it the test fails under `CI=true` and is skipped otherwise.
@@ -77,7 +78,7 @@ async fn mailmanclient_drives_mailcast() {
             .join("\n")
     );
     assert!(
-        stdout.contains("all 16 steps ok"),
+        stdout.contains("all 17 steps ok"),
         "the script did not finish:\n{stdout}"
     );
 }

@@ -9,7 +9,8 @@ use std::future::Future;
 
 use mailcast_model::{DeliveryMode, DomainName, EmailAddress, ListAddress, MemberRole};
 use mailcast_store::{
-    Domain, HeldRecord, MailingList, Member, PendingRequest, TemplateRecord, TemplateScope,
+    Address, Domain, HeldRecord, MailingList, Member, PendingRequest, Preferences, TemplateRecord,
+    TemplateScope, User,
 };
 use serde_json::Value;
 
@@ -136,6 +137,127 @@ pub trait Backend: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Outcome<Domain>> + Send;
     /// Removes a domain with its lists.
     fn remove_domain(&self, mail_host: &DomainName) -> impl Future<Output = Outcome<()>> + Send;
+    /// Changes a domain's description or alias domain (`Some(None)` removes the alias).
+    fn update_domain(
+        &self,
+        mail_host: &DomainName,
+        description: Option<&str>,
+        alias: Option<Option<&DomainName>>,
+    ) -> impl Future<Output = Outcome<()>> + Send;
+    /// A domain's owners.
+    fn domain_owners(
+        &self,
+        mail_host: &DomainName,
+    ) -> impl Future<Output = Outcome<Vec<User>>> + Send;
+    /// Makes the user of `owner` an owner of the domain; a user (without a password) is
+    /// created for the address if it has none, as Mailman does.
+    fn add_domain_owner(
+        &self,
+        mail_host: &DomainName,
+        owner: &EmailAddress,
+    ) -> impl Future<Output = Outcome<()>> + Send;
+    /// Removes one owner (`Some`) or every owner (`None`) of a domain; how many went.
+    fn remove_domain_owners(
+        &self,
+        mail_host: &DomainName,
+        user: Option<uuid::Uuid>,
+    ) -> impl Future<Output = Outcome<u64>> + Send;
+
+    /// A page of the users (by creation time), with the total.
+    fn users(
+        &self,
+        offset: u64,
+        limit: u64,
+    ) -> impl Future<Output = Outcome<(Vec<User>, u64)>> + Send;
+    /// One user by id.
+    fn user(&self, id: uuid::Uuid) -> impl Future<Output = Outcome<Option<User>>> + Send;
+    /// The user an address belongs to.
+    fn user_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> impl Future<Output = Outcome<Option<User>>> + Send;
+    /// Creates a user linked to `email` (the address is created if new), with a password
+    /// hash (see [`crate::password`]) or none. Invalid ("User already exists: ...") if the
+    /// address already has a user.
+    fn create_user(
+        &self,
+        email: &EmailAddress,
+        display_name: Option<&str>,
+        password_hash: Option<&str>,
+        is_server_owner: bool,
+    ) -> impl Future<Output = Outcome<User>> + Send;
+    /// Changes a user.
+    fn update_user(
+        &self,
+        id: uuid::Uuid,
+        change: &UserChange,
+    ) -> impl Future<Output = Outcome<()>> + Send;
+    /// Deletes a user with its addresses and their memberships.
+    fn delete_user(&self, id: uuid::Uuid) -> impl Future<Output = Outcome<()>> + Send;
+    /// The addresses of a user.
+    fn user_addresses(&self, id: uuid::Uuid) -> impl Future<Output = Outcome<Vec<Address>>> + Send;
+    /// Links an address to a user, creating it (with `display_name`) if it is new. Invalid
+    /// ("Address belongs to other user") if it is linked already.
+    fn add_user_address(
+        &self,
+        id: uuid::Uuid,
+        email: &EmailAddress,
+        display_name: Option<&str>,
+    ) -> impl Future<Output = Outcome<()>> + Send;
+    /// Sets (linking it if it belongs to nobody) or, with `None`, clears the user's preferred
+    /// address.
+    fn set_preferred_address(
+        &self,
+        id: uuid::Uuid,
+        email: Option<&EmailAddress>,
+    ) -> impl Future<Output = Outcome<()>> + Send;
+    /// Replaces a user's preferences.
+    fn set_user_preferences(
+        &self,
+        id: uuid::Uuid,
+        preferences: &Preferences,
+    ) -> impl Future<Output = Outcome<()>> + Send;
+
+    /// A page of the addresses (by registration time), with the total.
+    fn addresses(
+        &self,
+        offset: u64,
+        limit: u64,
+    ) -> impl Future<Output = Outcome<(Vec<Address>, u64)>> + Send;
+    /// One address.
+    fn address(
+        &self,
+        email: &EmailAddress,
+    ) -> impl Future<Output = Outcome<Option<Address>>> + Send;
+    /// Sets or clears an address's display name.
+    fn set_address_display_name(
+        &self,
+        email: &EmailAddress,
+        name: Option<&str>,
+    ) -> impl Future<Output = Outcome<()>> + Send;
+    /// Deletes an address with its memberships.
+    fn delete_address(&self, email: &EmailAddress) -> impl Future<Output = Outcome<()>> + Send;
+    /// Verifies an address (keeping an earlier verification) or makes it unverified.
+    fn set_address_verified(
+        &self,
+        email: &EmailAddress,
+        verified: bool,
+    ) -> impl Future<Output = Outcome<()>> + Send;
+    /// Links an address to an existing user. Invalid ("No user with ID ...") if there is none.
+    fn link_address(
+        &self,
+        email: &EmailAddress,
+        user: uuid::Uuid,
+    ) -> impl Future<Output = Outcome<()>> + Send;
+    /// Unlinks an address from its user.
+    fn unlink_address(&self, email: &EmailAddress) -> impl Future<Output = Outcome<()>> + Send;
+    /// Replaces an address's preferences.
+    fn set_address_preferences(
+        &self,
+        email: &EmailAddress,
+        preferences: &Preferences,
+    ) -> impl Future<Output = Outcome<()>> + Send;
+
     /// The lists, of one domain or all, sorted by list id.
     fn lists(
         &self,

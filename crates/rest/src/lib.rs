@@ -15,6 +15,7 @@ pub mod error;
 pub mod oneclick;
 pub mod openapi;
 pub mod page;
+pub mod password;
 pub mod resource;
 pub mod resources;
 mod router;

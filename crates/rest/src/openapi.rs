@@ -9,8 +9,8 @@ use utoipa::OpenApi;
 
 use crate::backend::Backend;
 use crate::resources::{
-    archivers, bans, config, domains, header_matches, held, lists, members, preferences, queues,
-    requests, rosters, system, uris,
+    addresses, archivers, bans, config, domain_owners, domains, header_matches, held, lists,
+    members, preferences, queues, requests, rosters, system, uris, users,
 };
 
 /// The document.
@@ -19,7 +19,14 @@ use crate::resources::{
     info(title = "mailcast REST API (Mailman 3.1 compatible)", description = "Mailman 3's REST API, version 3.1, as mailcast serves it. HTTP basic authentication with `[rest] admin_user` and `admin_pass`; JSON or form bodies; collections page with `count` and `page`."),
     paths(
         system::versions, system::preferences,
-        domains::all, domains::create, domains::one, domains::remove, domains::domain_lists,
+        domains::all, domains::create, domains::one, domains::patch, domains::remove, domains::domain_lists,
+        domain_owners::all, domain_owners::add, domain_owners::remove_all, domain_owners::remove,
+        users::all, users::create, users::one, users::patch, users::put, users::remove,
+        users::user_addresses, users::add_address, users::preferred, users::set_preferred, users::clear_preferred,
+        users::user_preferences, users::patch_preferences, users::put_preferences, users::clear_preferences, users::login,
+        addresses::all, addresses::one, addresses::rename, addresses::remove,
+        addresses::user, addresses::link, addresses::relink, addresses::unlink, addresses::verify, addresses::unverify,
+        addresses::memberships, addresses::address_preferences, addresses::patch_preferences, addresses::put_preferences, addresses::clear_preferences,
         lists::all, lists::create, lists::one, lists::remove, lists::styles, lists::find_lists,
         config::all, config::one, config::patch, config::put, config::patch_one,
         members::all, members::find, members::subscribe, members::one, members::change, members::end,
@@ -34,7 +41,7 @@ use crate::resources::{
         archivers::all,
     ),
     tags(
-        (name = "system"), (name = "domains"), (name = "lists"), (name = "members"),
+        (name = "system"), (name = "domains"), (name = "lists"), (name = "members"), (name = "users"), (name = "addresses"),
         (name = "moderation"), (name = "bans"), (name = "templates"), (name = "queues"),
     )
 )]

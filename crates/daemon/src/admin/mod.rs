@@ -12,7 +12,8 @@
 //! [`members`] (member settings), [`subscriptions`] (Mailman's subscription and
 //! unsubscription workflows, pending requests and their tokens), [`bans`], [`bounces`]
 //! (members' bounce records, re-enabling delivery), [`held`]
-//! (moderators' decisions on held posts, also across nodes) and [`templates`].
+//! (moderators' decisions on held posts, also across nodes), [`templates`] and [`users`]
+//! (users and addresses: linking, the preferred address, verification, preferences).
 //!
 //! Mail an operation causes gets a job id from its [`Origin`]: derived from the spool entry
 //! that asked (an email command), so that a re-run after a crash creates it once, or fresh
@@ -26,6 +27,7 @@ pub mod lists;
 pub mod members;
 pub mod subscriptions;
 pub mod templates;
+pub mod users;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -312,6 +312,40 @@ def step_unsubscribe():
     equal(fresh_list().member_count, 121, "member_count after unsubscribe (120 bulk + carl)")
 
 
+def step_users():
+    user = client.create_user("uma@example.org", "sekrit", "Uma")
+    equal(user.display_name, "Uma", "created user's display_name")
+    check(user.password and "sekrit" not in user.password, f"password in clear: {user.password!r}")
+    equal([a.email for a in user.addresses], ["uma@example.org"], "a new user's addresses")
+    user.add_address("Uma.Other@example.org")
+    equal(sorted(a.email for a in user.addresses), ["uma.other@example.org", "uma@example.org"],
+          "addresses after add_address")
+    other = client.get_address("Uma.Other@example.org")
+    equal(other.original_email, "Uma.Other@example.org", "original_email")
+    check(not other.verified, "a new address is verified")
+    other.verify()
+    check(client.get_address("uma.other@example.org").verified, "verify() did not verify")
+    user.preferred_address = "uma.other@example.org"
+    found = client.get_user("uma.other@example.org")
+    equal(found.user_id, user.user_id, "get_user by the second address")
+    equal(found.preferred_address.email, "uma.other@example.org", "preferred_address")
+    equal(other.user.user_id, user.user_id, "address.user")
+    prefs = user.preferences
+    prefs["receive_list_copy"] = False
+    prefs.save()
+    equal(client.get_user("uma@example.org").preferences["receive_list_copy"], False,
+          "user preference receive_list_copy")
+    found.display_name = "Uma U"
+    found.save()
+    equal(client.get_user("uma@example.org").display_name, "Uma U", "display_name after save")
+    check(user.user_id in [u.user_id for u in client.users], "user not in client.users")
+    state["domain"].add_owner("uma@example.org")
+    equal([o.user_id for o in client.get_domain(DOMAIN).owners], [user.user_id], "domain owners")
+    client.get_user("uma@example.org").delete()
+    http_error(404, client.get_user, "uma@example.org")
+    http_error(404, client.get_address, "uma.other@example.org")
+
+
 def step_delete():
     fresh_list().delete()
     check(LIST not in [m.fqdn_listname for m in client.lists], f"{LIST} still in client.lists")
@@ -336,6 +370,7 @@ STEPS = [
     ("templates", step_templates),
     ("queues", step_queues),
     ("unsubscribe", step_unsubscribe),
+    ("users and addresses", step_users),
     ("delete", step_delete),
 ]
 

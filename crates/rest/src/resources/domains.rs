@@ -13,13 +13,16 @@ use crate::body::{Params, invalid};
 use crate::error::{ApiError, ApiResult};
 use crate::page::{Page, collection};
 use crate::resource::{Links, created, etagged, no_content, ok};
-use crate::resources::lists;
+use crate::resources::{domain_owners, lists};
 
 /// The routes of this resource.
 pub fn routes<B: Backend>() -> Router<B> {
     Router::new()
         .route("/3.1/domains", get(all::<B>).post(create::<B>))
-        .route("/3.1/domains/{host}", get(one::<B>).delete(remove::<B>))
+        .route(
+            "/3.1/domains/{host}",
+            get(one::<B>).patch(patch::<B>).delete(remove::<B>),
+        )
         .route("/3.1/domains/{host}/lists", get(domain_lists::<B>))
 }
 
@@ -68,8 +71,8 @@ pub async fn all<B: Backend>(
     Ok(ok(collection(start, total, entries)))
 }
 
-/// Adds a domain (`mail_host`, optional `description`, `alias_domain`; `base_url` and
-/// `owner` are accepted as in Mailman).
+/// Adds a domain (`mail_host`, optional `description`, `alias_domain`, `owner` (addresses,
+/// repeatable: their users own the domain); `base_url` is accepted as in Mailman).
 #[utoipa::path(post, path = "/3.1/domains", tag = "domains",
     responses((status = 201, description = "Created; `Location` names the domain"), (status = 400, description = "Invalid or duplicate")))]
 pub async fn create<B: Backend>(
@@ -90,6 +93,7 @@ pub async fn create<B: Backend>(
         None => None,
     };
     let description = params.text("description").unwrap_or_default();
+    let owners = domain_owners::owners(&params)?;
     if backend.domain(&host).await.is_ok() {
         return Err(ApiError::bad_request(format!(
             "Duplicate email host: {}",
@@ -99,6 +103,7 @@ pub async fn create<B: Backend>(
     let domain = backend
         .create_domain(&host, alias.as_ref(), &description)
         .await?;
+    domain_owners::add_owners(&backend, &domain.mail_host, &owners).await?;
     Ok(created(
         &links.to(&format!("domains/{}", domain.mail_host.as_str())),
     ))
@@ -113,6 +118,40 @@ pub async fn one<B: Backend>(
     Path(host): Path<String>,
 ) -> ApiResult<Response> {
     Ok(ok(domain_json(&links, &find(&backend, &host).await?)))
+}
+
+/// Changes some of `description`, `alias_domain` (blank: none) and `owner` (adds owners);
+/// `base_url` is accepted and ignored, as Mailman 3.3 does.
+#[utoipa::path(patch, path = "/3.1/domains/{host}", tag = "domains",
+    params(("host" = String, Path)),
+    responses((status = 204, description = "Changed"), (status = 400, description = "Invalid"), (status = 404, description = "No such domain")))]
+pub async fn patch<B: Backend>(
+    State(backend): State<B>,
+    Path(host): Path<String>,
+    params: Params,
+) -> ApiResult<Response> {
+    let domain = find(&backend, &host).await?;
+    params.check(&[], &["description", "alias_domain", "base_url", "owner"])?;
+    let alias = match params.text("alias_domain") {
+        Some(text) if text.is_empty() => Some(None),
+        Some(text) => Some(Some(
+            DomainName::parse(&text).map_err(|e| invalid("alias_domain", &e.to_string()))?,
+        )),
+        None => None,
+    };
+    let description = params.text("description");
+    let owners = domain_owners::owners(&params)?;
+    if description.is_some() || alias.is_some() {
+        backend
+            .update_domain(
+                &domain.mail_host,
+                description.as_deref(),
+                alias.as_ref().map(Option::as_ref),
+            )
+            .await?;
+    }
+    domain_owners::add_owners(&backend, &domain.mail_host, &owners).await?;
+    Ok(no_content())
 }
 
 /// Removes a domain with its lists.

@@ -1,9 +1,11 @@
 //! One module per resource of Mailman's API 3.1, each with its routes. A module knows its
 //! paths, its parameters and its JSON; it asks the [`Backend`] for everything else.
 
+pub mod addresses;
 pub mod archivers;
 pub mod bans;
 pub mod config;
+pub mod domain_owners;
 pub mod domains;
 pub mod header_matches;
 pub mod held;
@@ -15,6 +17,7 @@ pub mod requests;
 pub mod rosters;
 pub mod system;
 pub mod uris;
+pub mod users;
 
 use axum::Router;
 
@@ -25,6 +28,9 @@ pub fn routes<B: Backend>() -> Router<B> {
     Router::new()
         .merge(system::routes::<B>())
         .merge(domains::routes::<B>())
+        .merge(domain_owners::routes::<B>())
+        .merge(users::routes::<B>())
+        .merge(addresses::routes::<B>())
         .merge(lists::routes::<B>())
         .merge(config::routes::<B>())
         .merge(members::routes::<B>())

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
-use mailcast_store::Member;
+use mailcast_store::{Member, Preferences};
 use serde_json::{Map, Value};
 
 use crate::backend::Backend;
@@ -161,4 +161,58 @@ pub fn checked(params: &Params) -> ApiResult<Vec<(String, String)>> {
         pairs.push((key.to_string(), normalized));
     }
     Ok(pairs)
+}
+
+/// The preferences set on a user or an address (unset ones left out, as Mailman shows them),
+/// with the `self_link` of `<base>/preferences`.
+pub fn stored_json(links: &Links, base: &str, p: &Preferences) -> Map<String, Value> {
+    let mut map = Map::new();
+    let mut flag = |k: &str, v: Option<bool>| {
+        if let Some(v) = v {
+            map.insert(k.into(), v.into());
+        }
+    };
+    flag("acknowledge_posts", p.acknowledge_posts);
+    flag("hide_address", p.hide_address);
+    flag("receive_list_copy", p.receive_list_copy);
+    flag("receive_own_postings", p.receive_own_postings);
+    if let Some(mode) = p.delivery_mode {
+        map.insert("delivery_mode".into(), mode.as_str().into());
+    }
+    if let Some(status) = p.delivery_status {
+        map.insert("delivery_status".into(), status.as_str().into());
+    }
+    if let Some(lang) = &p.preferred_language {
+        map.insert("preferred_language".into(), lang.clone().into());
+    }
+    map.insert(
+        "self_link".into(),
+        links.to(&format!("{base}/preferences")).into(),
+    );
+    etagged(map)
+}
+
+/// `current` changed by a PATCH, or by a PUT (which must name every preference), of
+/// `params`; a blank value returns a preference to "inherit".
+pub fn changed(current: &Preferences, params: &Params, put: bool) -> ApiResult<Preferences> {
+    if put {
+        params.check(PREFERENCES, &["self_link"])?;
+    }
+    let mut p = current.clone();
+    for (key, text) in checked(params)? {
+        let flag = crate::body::boolean(&text);
+        match key.as_str() {
+            "acknowledge_posts" => p.acknowledge_posts = flag,
+            "hide_address" => p.hide_address = flag,
+            "receive_list_copy" => p.receive_list_copy = flag,
+            "receive_own_postings" => p.receive_own_postings = flag,
+            "delivery_mode" => p.delivery_mode = mailcast_model::DeliveryMode::parse(&text).ok(),
+            "delivery_status" => {
+                p.delivery_status = mailcast_model::DeliveryStatus::parse(&text).ok()
+            }
+            "preferred_language" => p.preferred_language = Some(text).filter(|t| !t.is_empty()),
+            _ => {}
+        }
+    }
+    Ok(p)
 }
