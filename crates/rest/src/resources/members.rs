@@ -105,6 +105,14 @@ pub fn member_id(segment: &str) -> ApiResult<Uuid> {
     Uuid::try_parse(segment).map_err(|_| ApiError::no_resource())
 }
 
+/// The membership a path segment names; 404 for a malformed or unknown id.
+pub async fn existing<B: Backend>(backend: &B, segment: &str) -> ApiResult<(ListAddress, Member)> {
+    backend
+        .member(member_id(segment)?)
+        .await
+        .map_err(|_| ApiError::no_resource())
+}
+
 /// Reads an optional vocabulary parameter.
 pub fn word<T>(
     params: &Params,
@@ -266,38 +274,40 @@ pub async fn subscribe<B: Backend>(
     let progress = backend
         .subscribe(&list, &email, name.as_deref(), role, mode, vouch)
         .await?;
-    match progress {
-        Progress::Done => {
-            let filter = MemberFilter {
-                list: Some(list.clone()),
-                subscriber: Some(email.as_str().to_string()),
-                role: Some(role),
-            };
-            let (rows, _) = backend.members(&filter, 0, 1).await?;
-            let (_, member) = rows.into_iter().next().ok_or_else(ApiError::no_resource)?;
-            if let Some(status) = status {
-                backend
-                    .set_member(
-                        member.id,
-                        &[("delivery_status".into(), status.as_str().into())],
-                    )
-                    .await?;
-            }
-            Ok(created(
-                &links.to(&format!("members/{}", hex_id(member.id))),
-            ))
-        }
-        Progress::AwaitingSubscriber(token) => Ok(pending(&token, "subscriber")),
-        Progress::AwaitingModerator(token) => Ok(pending(&token, "moderator")),
+    if let Some(response) = waiting(&progress) {
+        return Ok(response);
     }
+    let filter = MemberFilter {
+        list: Some(list.clone()),
+        subscriber: Some(email.as_str().to_string()),
+        role: Some(role),
+    };
+    let (rows, _) = backend.members(&filter, 0, 1).await?;
+    let (_, member) = rows.into_iter().next().ok_or_else(ApiError::no_resource)?;
+    if let Some(status) = status {
+        backend
+            .set_member(
+                member.id,
+                &[("delivery_status".into(), status.as_str().into())],
+            )
+            .await?;
+    }
+    Ok(created(
+        &links.to(&format!("members/{}", hex_id(member.id))),
+    ))
 }
 
-/// 202 with the token of a request that waits for someone.
-pub fn pending(token: &str, owner: &str) -> Response {
+/// 202 with the token and its owner when a request waits for someone; `None` when done.
+fn waiting(progress: &Progress) -> Option<Response> {
+    let (token, owner) = match progress {
+        Progress::Done => return None,
+        Progress::AwaitingSubscriber(token) => (token, "subscriber"),
+        Progress::AwaitingModerator(token) => (token, "moderator"),
+    };
     let mut map = Map::new();
-    map.insert("token".into(), token.into());
+    map.insert("token".into(), token.as_str().into());
     map.insert("token_owner".into(), owner.into());
-    json(StatusCode::ACCEPTED, &Value::Object(etagged(map)))
+    Some(json(StatusCode::ACCEPTED, &Value::Object(etagged(map))))
 }
 
 /// One membership.
@@ -309,10 +319,7 @@ pub async fn one<B: Backend>(
     links: Links,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let (list, member) = backend
-        .member(member_id(&id)?)
-        .await
-        .map_err(|_| ApiError::no_resource())?;
+    let (list, member) = existing(&backend, &id).await?;
     Ok(ok(etagged(member_json(&links, &list, &member))))
 }
 
@@ -325,11 +332,7 @@ pub async fn change<B: Backend>(
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult<Response> {
-    let id = member_id(&id)?;
-    backend
-        .member(id)
-        .await
-        .map_err(|_| ApiError::no_resource())?;
+    let id = existing(&backend, &id).await?.1.id;
     params.check(&[], &["delivery_mode", "moderation_action", "address"])?;
     if params.has("address") {
         return Err(invalid(
@@ -361,11 +364,7 @@ pub async fn end<B: Backend>(
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult<Response> {
-    let id = member_id(&id)?;
-    backend
-        .member(id)
-        .await
-        .map_err(|_| ApiError::no_resource())?;
+    let id = existing(&backend, &id).await?.1.id;
     end_membership(&backend, id, &params).await
 }
 
@@ -379,9 +378,6 @@ pub async fn end_membership<B: Backend>(
     let approved = params.flag("pre_approved")?.unwrap_or(false);
     // Mailman takes an operator's DELETE as the member's confirmation unless told otherwise.
     let confirmed = params.flag("pre_confirmed")?.unwrap_or(true);
-    match backend.unsubscribe(id, approved, confirmed).await? {
-        Progress::Done => Ok(no_content()),
-        Progress::AwaitingSubscriber(token) => Ok(pending(&token, "subscriber")),
-        Progress::AwaitingModerator(token) => Ok(pending(&token, "moderator")),
-    }
+    let progress = backend.unsubscribe(id, approved, confirmed).await?;
+    Ok(waiting(&progress).unwrap_or_else(no_content))
 }

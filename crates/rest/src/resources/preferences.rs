@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::backend::Backend;
 use crate::body::{Params, invalid};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::resource::{Links, etagged, no_content, ok};
 use crate::resources::{members, system};
 
@@ -65,12 +65,7 @@ pub fn member_preferences_json(m: &Member) -> Map<String, Value> {
 }
 
 async fn member<B: Backend>(backend: &B, id: &str) -> ApiResult<Member> {
-    let id = members::member_id(id)?;
-    let (_, member) = backend
-        .member(id)
-        .await
-        .map_err(|_| ApiError::no_resource())?;
-    Ok(member)
+    Ok(members::existing(backend, id).await?.1)
 }
 
 /// A membership's own preferences.
