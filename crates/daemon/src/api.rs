@@ -175,8 +175,16 @@ impl mailcast_rest::Backend for Api {
             .map_err(failure)
     }
 
-    async fn users(&self, offset: u64, limit: u64) -> Outcome<(Vec<User>, u64)> {
-        self.admin.users_page(offset, limit).await.map_err(failure)
+    async fn users(
+        &self,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Outcome<(Vec<User>, u64)> {
+        self.admin
+            .users_page(search, offset, limit)
+            .await
+            .map_err(failure)
     }
 
     async fn user(&self, id: Uuid) -> Outcome<Option<User>> {

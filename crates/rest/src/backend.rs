@@ -163,9 +163,11 @@ pub trait Backend: Clone + Send + Sync + 'static {
         user: Option<uuid::Uuid>,
     ) -> impl Future<Output = Outcome<u64>> + Send;
 
-    /// A page of the users (by creation time), with the total.
+    /// A page of the users (by creation time), with the total; with `search`, only those whose
+    /// display name or one of whose addresses (email or name) contains it, case-insensitive.
     fn users(
         &self,
+        search: Option<&str>,
         offset: u64,
         limit: u64,
     ) -> impl Future<Output = Outcome<(Vec<User>, u64)>> + Send;

@@ -21,7 +21,7 @@ use crate::resources::{
         system::versions, system::preferences,
         domains::all, domains::create, domains::one, domains::patch, domains::remove, domains::domain_lists,
         domain_owners::all, domain_owners::add, domain_owners::remove_all, domain_owners::remove,
-        users::all, users::create, users::one, users::patch, users::put, users::remove,
+        users::all, users::find_users, users::create, users::one, users::patch, users::put, users::remove,
         users::user_addresses, users::add_address, users::preferred, users::set_preferred, users::clear_preferred,
         users::user_preferences, users::patch_preferences, users::put_preferences, users::clear_preferences, users::login,
         addresses::all, addresses::one, addresses::rename, addresses::remove,

@@ -123,8 +123,9 @@ async fn insert_members(
     subscribed_at: i64,
 ) -> Result<usize> {
     let sql = format!(
-        "INSERT INTO member (id, address_id, mailinglist_id, role, subscribed_at) \
-         SELECT v.column1, (SELECT a.id FROM address a WHERE a.email = v.column2), $1, $2, $3 \
+        "INSERT INTO member (id, address_id, mailinglist_id, role, subscribed_at, email) \
+         SELECT v.column1, (SELECT a.id FROM address a WHERE a.email = v.column2), $1, $2, $3, \
+         v.column2 \
          FROM (VALUES {}) AS v WHERE 1 = 1 \
          ON CONFLICT (mailinglist_id, address_id, role) DO NOTHING",
         tuples("({})", 4, rows.len(), 2)

@@ -12,8 +12,9 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use crate::column::{RowExt, id_text, list_address, page_bound};
-use crate::error::Result;
-use crate::members::{MEMBER_COLUMNS, Member, member_from_row};
+use crate::error::{Error, Result};
+use crate::lists::list_key;
+use crate::members::{MEMBER_COLUMNS, Member, member_from_row, tally};
 use crate::store::Store;
 
 /// What [`Store::find_members`] looks for; every field set must match. Like Mailman, a query
@@ -68,9 +69,24 @@ impl Subscriber {
 const FROM: &str = "FROM member m JOIN address a ON a.id = m.address_id \
     JOIN mailinglist ml ON ml.id = m.mailinglist_id";
 
-/// Mailman's order of memberships (`_membership_sort_key`).
-const ORDER: &str = "ORDER BY ml.list_name || '.' || ml.mail_host, a.email, \
-    CASE m.role WHEN 'member' THEN 1 WHEN 'owner' THEN 2 WHEN 'moderator' THEN 3 ELSE 4 END";
+/// Mailman's order of memberships (`_membership_sort_key`): List-Id, email, then role.
+const LIST_ORDER: &str = "ml.list_name || '.' || ml.mail_host";
+const ROLE_ORDER: &str =
+    "CASE m.role WHEN 'member' THEN 1 WHEN 'owner' THEN 2 WHEN 'moderator' THEN 3 ELSE 4 END";
+
+/// The ORDER BY clause of a query: terms fixed by the query's filter are left out, so that a
+/// roster (one list, one role) is read in order from `member_roster_idx`.
+fn order_by(query: &MemberQuery) -> String {
+    let mut terms = Vec::new();
+    if query.list.is_none() {
+        terms.push(LIST_ORDER);
+    }
+    terms.push("m.email");
+    if query.role.is_none() {
+        terms.push(ROLE_ORDER);
+    }
+    format!("ORDER BY {}", terms.join(", "))
+}
 
 /// Adds a bound value and returns its placeholder.
 fn next(values: &mut Vec<String>, value: String) -> String {
@@ -109,12 +125,16 @@ impl Store {
             return Ok((Vec::new(), 0));
         }
         let subscriber = query.subscriber.as_deref().map(Subscriber::parse);
+        let subscribed = subscriber.is_some();
         let mut conditions = Vec::new();
         let mut values: Vec<String> = Vec::new();
         if let Some(list) = &query.list {
             let name = next(&mut values, list.name().as_str().to_string());
             let host = next(&mut values, list.domain().as_str().to_string());
-            conditions.push(format!("ml.list_name = {name} AND ml.mail_host = {host}"));
+            conditions.push(format!(
+                "m.mailinglist_id = (SELECT id FROM mailinglist \
+                 WHERE list_name = {name} AND mail_host = {host})"
+            ));
         }
         match subscriber {
             Some(Subscriber::User(id)) => {
@@ -133,21 +153,41 @@ impl Store {
             let p = next(&mut values, role.as_str().to_string());
             conditions.push(format!("m.role = {p}"));
         }
-        let filter = format!("{FROM} WHERE {}", conditions.join(" AND "));
+        // The count and the page's ids read only the tables the filter needs (a roster: the
+        // covering `member_roster_idx`); the page's rows are then joined by id.
+        let mut narrow = String::from("FROM member m");
+        if subscribed {
+            narrow.push_str(" JOIN address a ON a.id = m.address_id");
+        }
+        if query.list.is_none() {
+            narrow.push_str(" JOIN mailinglist ml ON ml.id = m.mailinglist_id");
+        }
+        let filter = format!("{narrow} WHERE {}", conditions.join(" AND "));
+        let order = order_by(query);
         let count_sql = format!("SELECT COUNT(*) {filter}");
         let page_sql = format!(
-            "SELECT {MEMBER_COLUMNS}, ml.list_name, ml.mail_host {filter} {ORDER} \
-             LIMIT ${} OFFSET ${}",
+            "SELECT {MEMBER_COLUMNS}, ml.list_name, ml.mail_host {FROM} WHERE m.id IN \
+             (SELECT m.id {filter} {order} LIMIT ${} OFFSET ${}) {order}",
             values.len() + 1,
             values.len() + 2
         );
 
         let mut tx = self.begin_snapshot().await?;
-        let mut count = sqlx::query_scalar(AssertSqlSafe(count_sql));
-        for value in &values {
-            count = count.bind(value);
-        }
-        let total: i64 = count.fetch_one(&mut *tx).await?;
+        let total: i64 = match &query.list {
+            // A roster: the count kept in `member_tally`.
+            Some(list) if !subscribed => match list_key(&mut tx, list).await {
+                Ok(key) => tally(&mut tx, &key, query.role).await?,
+                Err(Error::NotFound(_)) => 0,
+                Err(e) => return Err(e),
+            },
+            _ => {
+                let mut count = sqlx::query_scalar(AssertSqlSafe(count_sql));
+                for value in &values {
+                    count = count.bind(value);
+                }
+                count.fetch_one(&mut *tx).await?
+            }
+        };
         let mut page = sqlx::query(AssertSqlSafe(page_sql));
         for value in &values {
             page = page.bind(value);

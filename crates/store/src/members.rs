@@ -124,6 +124,28 @@ fn member_not_found(list: &ListAddress, address: &EmailAddress, role: MemberRole
     Error::NotFound(format!("{role} {address} of list {list}"))
 }
 
+/// How many memberships the list with this key has, in one role or all, as kept in
+/// `member_tally` by the schema's triggers.
+pub(crate) async fn tally(
+    conn: &mut sqlx::AnyConnection,
+    key: &str,
+    role: Option<MemberRole>,
+) -> Result<i64> {
+    const SUM: &str = "SELECT CAST(COALESCE(SUM(members), 0) AS BIGINT) FROM member_tally \
+        WHERE mailinglist_id = $1";
+    let count = match role {
+        Some(role) => {
+            sqlx::query_scalar(AssertSqlSafe(format!("{SUM} AND role = $2")))
+                .bind(key)
+                .bind(role.as_str())
+                .fetch_one(conn)
+                .await?
+        }
+        None => sqlx::query_scalar(SUM).bind(key).fetch_one(conn).await?,
+    };
+    Ok(count)
+}
+
 /// Optional clauses of a roster query: the role filter and the page window.
 fn roster_sql(role: Option<MemberRole>, paged: bool) -> String {
     let mut sql = format!(
@@ -133,7 +155,8 @@ fn roster_sql(role: Option<MemberRole>, paged: bool) -> String {
     if role.is_some() {
         sql.push_str(" AND m.role = $2");
     }
-    sql.push_str(" ORDER BY a.email, m.role");
+    // `m.email` (not `a.email`): the order `member_roster_idx` keeps.
+    sql.push_str(" ORDER BY m.email, m.role");
     if paged {
         let first = if role.is_some() { 3 } else { 2 };
         sql.push_str(&format!(" LIMIT ${first} OFFSET ${}", first + 1));
@@ -182,27 +205,11 @@ impl Store {
         rows.iter().map(member_from_row).collect()
     }
 
-    /// How many memberships a list has, in one role or all.
+    /// How many memberships a list has, in one role or all (from `member_tally`).
     pub async fn member_count(&self, list: &ListAddress, role: Option<MemberRole>) -> Result<u64> {
         let mut conn = self.reader().acquire().await?;
         let key = list_key(&mut conn, list).await?;
-        let count: i64 = match role {
-            Some(role) => {
-                sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM member WHERE mailinglist_id = $1 AND role = $2",
-                )
-                .bind(key)
-                .bind(role.as_str())
-                .fetch_one(&mut *conn)
-                .await?
-            }
-            None => {
-                sqlx::query_scalar("SELECT COUNT(*) FROM member WHERE mailinglist_id = $1")
-                    .bind(key)
-                    .fetch_one(&mut *conn)
-                    .await?
-            }
-        };
+        let count = tally(&mut conn, &key, role).await?;
         Ok(count.max(0) as u64)
     }
 

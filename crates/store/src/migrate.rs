@@ -43,10 +43,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_bounces.sql"),
         postgres: include_str!("../migrations/postgres/0003_bounces.sql"),
     },
+    Migration {
+        version: 4,
+        name: "roster order",
+        sqlite: include_str!("../migrations/sqlite/0004_roster_order.sql"),
+        postgres: include_str!("../migrations/postgres/0004_roster_order.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Arbitrary key of the PostgreSQL advisory lock that serialises migrators.
 const PG_MIGRATION_LOCK: i64 = 0x6d61_696c_6361_7374; // "mailcast"

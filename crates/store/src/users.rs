@@ -91,6 +91,19 @@ pub(crate) fn user_from_row(row: &AnyRow) -> Result<User> {
     })
 }
 
+/// A LIKE pattern (with `\\` as the escape) matching text that contains `text`, lower-cased.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 fn user_not_found(id: Uuid) -> Error {
     Error::NotFound(format!("user {}", id_text(id)))
 }
@@ -199,15 +212,54 @@ impl Store {
     /// One page of users (by creation time, then id) after skipping `offset`, and how many
     /// users there are in all, read from one snapshot.
     pub async fn users_page(&self, offset: u64, limit: u64) -> Result<(Vec<User>, u64)> {
-        let mut tx = self.begin_snapshot().await?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM \"user\"")
-            .fetch_one(&mut *tx)
-            .await?;
-        let sql = format!(
-            "{} ORDER BY u.created_on, u.id LIMIT $1 OFFSET $2",
-            user_select()
+        self.user_search(None, offset, limit).await
+    }
+
+    /// [`Store::users_page`] of the users whose display name, or the display name or email
+    /// of one of whose addresses, contains `text` (case-insensitive, taken literally):
+    /// Mailman's `/users/find?q=`, each user once.
+    pub async fn find_users(
+        &self,
+        text: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<User>, u64)> {
+        self.user_search(Some(text), offset, limit).await
+    }
+
+    async fn user_search(
+        &self,
+        text: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<User>, u64)> {
+        let (filter, first) = match text {
+            None => (String::new(), 1),
+            Some(_) => (
+                "WHERE LOWER(COALESCE(u.display_name, '')) LIKE $1 ESCAPE '\\' \
+                 OR u.id IN (SELECT f.user_id FROM address f WHERE f.user_id IS NOT NULL \
+                 AND (LOWER(f.email) LIKE $1 ESCAPE '\\' \
+                 OR LOWER(COALESCE(f.display_name, '')) LIKE $1 ESCAPE '\\'))"
+                    .to_string(),
+                2,
+            ),
+        };
+        let pattern = text.map(contains_pattern);
+        let count_sql = format!("SELECT COUNT(*) FROM \"user\" u {filter}");
+        let page_sql = format!(
+            "{} {filter} ORDER BY u.created_on, u.id LIMIT ${first} OFFSET ${}",
+            user_select(),
+            first + 1
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let mut tx = self.begin_snapshot().await?;
+        let mut count = sqlx::query_scalar(AssertSqlSafe(count_sql));
+        let mut page = sqlx::query(AssertSqlSafe(page_sql));
+        if let Some(pattern) = &pattern {
+            count = count.bind(pattern.clone());
+            page = page.bind(pattern.clone());
+        }
+        let total: i64 = count.fetch_one(&mut *tx).await?;
+        let rows = page
             .bind(page_bound(limit))
             .bind(page_bound(offset))
             .fetch_all(&mut *tx)

@@ -332,6 +332,49 @@ async fn member_moderation_delivery_and_preferences_are_updated(db: TestDb) {
     assert!(matches!(err, Error::NotFound(_)), "{err}");
 }
 
+/// `member_tally` (which answers `member_count` and roster totals) follows every way a
+/// membership starts and ends: import, removal, deleting the address, and removing the list.
+async fn member_counts_follow_every_change(db: TestDb) {
+    let store = store_with(&db, &["dev@a.example", "ops@a.example"]).await;
+    let (dev, ops) = (list("dev@a.example"), list("ops@a.example"));
+    let people = ["a@x.example", "b@x.example", "c@x.example", "d@x.example"];
+    add(&store, "dev@a.example", MemberRole::Member, &people).await;
+    add(&store, "dev@a.example", MemberRole::Owner, &people[..1]).await;
+    add(&store, "ops@a.example", MemberRole::Member, &people[..2]).await;
+    let counts = async |list| {
+        (
+            store.member_count(list, None).await.unwrap(),
+            store
+                .member_count(list, Some(MemberRole::Member))
+                .await
+                .unwrap(),
+            store
+                .member_count(list, Some(MemberRole::Owner))
+                .await
+                .unwrap(),
+        )
+    };
+    assert_eq!(counts(&dev).await, (5, 4, 1));
+    assert_eq!(counts(&ops).await, (2, 2, 0));
+
+    store
+        .remove_members(&dev, Some(MemberRole::Member), &[email("d@x.example")])
+        .await
+        .unwrap();
+    assert_eq!(counts(&dev).await, (4, 3, 1));
+
+    assert!(store.delete_address(&email("a@x.example")).await.unwrap());
+    assert_eq!(counts(&dev).await, (2, 2, 0));
+    assert_eq!(counts(&ops).await, (1, 1, 0));
+
+    store.remove_list(&dev).await.unwrap();
+    store.create_list(&dev).await.unwrap();
+    assert_eq!(counts(&dev).await, (0, 0, 0));
+    add(&store, "dev@a.example", MemberRole::Member, &people[1..3]).await;
+    assert_eq!(counts(&dev).await, (2, 2, 0));
+    assert_eq!(counts(&ops).await, (1, 1, 0));
+}
+
 mailcast_store::backend_tests!(
     import_creates_members_keeping_spelling_and_names,
     import_is_idempotent_and_counts_existing_members,
@@ -340,4 +383,5 @@ mailcast_store::backend_tests!(
     rosters_are_sorted_paged_and_filtered_by_role,
     removal_reports_removed_and_non_members,
     member_moderation_delivery_and_preferences_are_updated,
+    member_counts_follow_every_change,
 );

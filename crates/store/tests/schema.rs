@@ -5,6 +5,7 @@
 mod fixture;
 
 use fixture::{domain, list, store_with};
+use mailcast_model::MemberRole;
 use mailcast_store::testing::TestDb;
 use mailcast_store::{Backend, ColumnKind, Error, SCHEMA_VERSION, Store};
 use sqlx::{AnyConnection, Connection};
@@ -34,6 +35,7 @@ async fn migrations_produce_the_same_logical_schema() {
             "mailcast_schema",
             "mailinglist",
             "member",
+            "member_tally",
             "pending_request",
             "template",
             "user",
@@ -57,6 +59,7 @@ async fn migrations_produce_the_same_logical_schema() {
         "pending_request_list_kind_email_key",
         "template_scope_name_key",
         "held_message_token_key",
+        "member_roster_idx",
     ] {
         assert!(lite.indexes.contains(index), "{index}");
     }
@@ -96,7 +99,13 @@ async fn a_schema_1_database_is_upgraded_keeping_its_holds(db: TestDb) {
          VALUES ('0123456789abcdef0123456789abcdef', 'dev', 'a.example', 'dev.a.example', '{}', 0); \
          INSERT INTO held_message (id, mailinglist_id, spool_id, sender, subject, message_id, \
          reasons, held_at) VALUES (7, '0123456789abcdef0123456789abcdef', 's1', 'a@x.example', \
-         'old', '<m@x>', '[\"why\"]', 0)",
+         'old', '<m@x>', '[\"why\"]', 0); \
+         INSERT INTO address (id, email, original_email, registered_on) VALUES \
+         ('00000000000000000000000000000a01', 'bea@x.example', 'bea@x.example', 0), ('00000000000000000000000000000a02', 'al@x.example', 'al@x.example', 0); \
+         INSERT INTO member (id, mailinglist_id, address_id, role, subscribed_at) VALUES \
+         ('00000000000000000000000000000b01', '0123456789abcdef0123456789abcdef', '00000000000000000000000000000a01', 'member', 0), \
+         ('00000000000000000000000000000b02', '0123456789abcdef0123456789abcdef', '00000000000000000000000000000a02', 'member', 0), \
+         ('00000000000000000000000000000b03', '0123456789abcdef0123456789abcdef', '00000000000000000000000000000a01', 'owner', 0)",
     )
     .execute(&mut conn)
     .await
@@ -117,6 +126,21 @@ async fn a_schema_1_database_is_upgraded_keeping_its_holds(db: TestDb) {
     assert_eq!(old.decision, None);
     let err = store.held_by_token("").await.unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err}");
+    // Schema 4 copied each member's address and counted the rosters.
+    assert_eq!(store.member_count(&dev, None).await.unwrap(), 3);
+    assert_eq!(
+        store
+            .member_count(&dev, Some(MemberRole::Member))
+            .await
+            .unwrap(),
+        2
+    );
+    let roster = store
+        .members_page(&dev, Some(MemberRole::Member), 0, 10)
+        .await
+        .unwrap();
+    let emails: Vec<&str> = roster.iter().map(|m| m.address.as_str()).collect();
+    assert_eq!(emails, ["al@x.example", "bea@x.example"]);
 }
 
 async fn simultaneous_first_opens_migrate_once(db: TestDb) {

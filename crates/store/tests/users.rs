@@ -586,6 +586,33 @@ async fn domains_have_owners_and_are_updated(db: TestDb) {
     assert!(store.domain_owners(&b).await.unwrap().is_empty());
 }
 
+/// `/users/find`: the text is found in a user's name or an address's email or name, in any
+/// case and literally (`%` and `_` are not wildcards), each user once.
+async fn users_are_found_by_name_or_address(db: TestDb) {
+    let store = db.open().await;
+    let anne = new_user(&store, Some("anne@x.example"), "Anne Person").await;
+    let bob = new_user(&store, Some("bob@y.example"), "Bob 100%").await;
+    let carl = new_user(&store, Some("carl_b@x.example"), "Carl").await;
+    let found = async |text: &str| -> (Vec<Uuid>, u64) {
+        let (users, total) = store.find_users(text, 0, 10).await.unwrap();
+        (users.iter().map(|u| u.id).collect(), total)
+    };
+    assert_eq!(found("PERSON").await, (vec![anne.id], 1));
+    assert_eq!(found("x.EXAMPLE").await, (vec![anne.id, carl.id], 2));
+    assert_eq!(found("100%").await, (vec![bob.id], 1));
+    assert_eq!(found("_").await, (vec![carl.id], 1));
+    assert_eq!(found("%").await, (vec![bob.id], 1));
+    assert_eq!(found("nobody").await, (vec![], 0));
+    // Two matching addresses still find the user once.
+    store
+        .link_address(anne.id, &email("anne@z.example"))
+        .await
+        .unwrap();
+    assert_eq!(found("anne@").await, (vec![anne.id], 1));
+    let (page, total) = store.find_users("example", 1, 1).await.unwrap();
+    assert_eq!((page.len(), page[0].id, total), (1, bob.id, 3));
+}
+
 mailcast_store::backend_tests!(
     users_are_created_read_and_paged,
     creating_a_user_reuses_a_free_address_and_refuses_a_taken_one,
@@ -595,4 +622,5 @@ mailcast_store::backend_tests!(
     preferences_of_users_and_addresses_are_replaced,
     addresses_are_created_paged_verified_and_deleted,
     domains_have_owners_and_are_updated,
+    users_are_found_by_name_or_address,
 );

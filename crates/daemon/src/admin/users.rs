@@ -29,9 +29,18 @@ fn no_address(email: &EmailAddress) -> AdminError {
 }
 
 impl Admin {
-    /// A page of the users, by creation time, with the total.
-    pub async fn users_page(&self, offset: u64, limit: u64) -> Result<(Vec<User>, u64)> {
-        Ok(self.store.users_page(offset, limit).await?)
+    /// A page of the users, by creation time, with the total; with `search`, only the users
+    /// whose name or one of whose addresses contains it.
+    pub async fn users_page(
+        &self,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<User>, u64)> {
+        Ok(match search {
+            None => self.store.users_page(offset, limit).await?,
+            Some(text) => self.store.find_users(text, offset, limit).await?,
+        })
     }
 
     /// One user by id.

@@ -28,6 +28,7 @@ use crate::resources::{addresses, preferences};
 pub fn routes<B: Backend>() -> Router<B> {
     Router::new()
         .route("/3.1/users", get(all::<B>).post(create::<B>))
+        .route("/3.1/users/find", get(find_users::<B>))
         .route(
             "/3.1/users/{id}",
             get(one::<B>)
@@ -128,9 +129,34 @@ pub async fn all<B: Backend>(
     links: Links,
     page: Page,
 ) -> ApiResult<Response> {
+    users_page(&backend, &links, &page, None).await
+}
+
+/// The users whose display name, or one of whose addresses or their names, contains `q`
+/// (case-insensitive), each once, by creation time.
+#[utoipa::path(get, path = "/3.1/users/find", tag = "users",
+    params(("q" = String, Query), ("count" = Option<u64>, Query), ("page" = Option<u64>, Query)),
+    responses((status = 200, description = "A collection of users"), (status = 400, description = "No q")))]
+pub async fn find_users<B: Backend>(
+    State(backend): State<B>,
+    links: Links,
+    page: Page,
+    params: Params,
+) -> ApiResult<Response> {
+    params.check(&["q"], &[])?;
+    let text = params.text("q").unwrap_or_default();
+    users_page(&backend, &links, &page, Some(&text)).await
+}
+
+async fn users_page<B: Backend>(
+    backend: &B,
+    links: &Links,
+    page: &Page,
+    search: Option<&str>,
+) -> ApiResult<Response> {
     let (offset, limit) = page.offset_limit();
-    let (users, total) = backend.users(offset, limit).await?;
-    let entries = users.iter().map(|u| user_json(&links, u)).collect();
+    let (users, total) = backend.users(search, offset, limit).await?;
+    let entries = users.iter().map(|u| user_json(links, u)).collect();
     Ok(ok(collection(offset.min(total), total, entries)))
 }
 
