@@ -164,7 +164,6 @@ impl Store {
         }
         let filter = format!("{narrow} WHERE {}", conditions.join(" AND "));
         let order = order_by(query);
-        let count_sql = format!("SELECT COUNT(*) {filter}");
         let page_sql = format!(
             "SELECT {MEMBER_COLUMNS}, ml.list_name, ml.mail_host {FROM} WHERE m.id IN \
              (SELECT m.id {filter} {order} LIMIT ${} OFFSET ${}) {order}",
@@ -181,6 +180,7 @@ impl Store {
                 Err(e) => return Err(e),
             },
             _ => {
+                let count_sql = format!("SELECT COUNT(*) {filter}");
                 let mut count = sqlx::query_scalar(AssertSqlSafe(count_sql));
                 for value in &values {
                     count = count.bind(value);
