@@ -10,6 +10,7 @@
 use mailcast_model::{DomainName, ListAddress, ListSettings};
 use sqlx::any::AnyRow;
 
+use crate::archivers::{ArchiverSwitches, parse_switches};
 use crate::column::{RowExt, corrupt, list_address};
 use crate::error::Result;
 use crate::lists::parse_settings;
@@ -45,6 +46,8 @@ pub struct DirectoryList {
     pub list_id: String,
     /// Every setting.
     pub settings: ListSettings,
+    /// The list's own archiver switches ([`Store::list_archivers`]).
+    pub archivers: ArchiverSwitches,
 }
 
 impl Store {
@@ -59,7 +62,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         let lists = sqlx::query(
-            "SELECT list_name, mail_host, list_id, settings FROM mailinglist \
+            "SELECT list_name, mail_host, list_id, settings, archivers FROM mailinglist \
              ORDER BY mail_host, list_name",
         )
         .fetch_all(&mut *tx)
@@ -107,7 +110,7 @@ impl Store {
             Vec::new()
         } else {
             let sql = format!(
-                "SELECT list_name, mail_host, list_id, settings FROM mailinglist \
+                "SELECT list_name, mail_host, list_id, settings, archivers FROM mailinglist \
                  WHERE mail_host IN ({}) AND list_name IN ({}) ORDER BY mail_host, list_name",
                 placeholders(1, hosts.len()),
                 placeholders(hosts.len() + 1, names.len()),
@@ -127,7 +130,7 @@ impl Store {
 }
 
 /// Builds a [`Directory`] from `domain` rows (`mail_host`, `alias_domain`) and `mailinglist`
-/// rows (`list_name`, `mail_host`, `list_id`, `settings`).
+/// rows (`list_name`, `mail_host`, `list_id`, `settings`, `archivers`).
 fn from_rows(change_counter: i64, domains: &[AnyRow], lists: &[AnyRow]) -> Result<Directory> {
     let domains = domains
         .iter()
@@ -151,6 +154,7 @@ fn from_rows(change_counter: i64, domains: &[AnyRow], lists: &[AnyRow]) -> Resul
             Ok(DirectoryList {
                 settings: parse_settings(&address, &row.col::<String>("settings")?)?,
                 list_id: row.col("list_id")?,
+                archivers: parse_switches(&row.col::<String>("archivers")?)?,
                 address,
             })
         })

@@ -9,8 +9,9 @@
 //!
 //! Map of the crate, by responsibility:
 //! - `store`: opening, pools, transactions; `migrate`, `schema`: the schema and its checks;
-//! - `domains`, `lists`: identity and settings (and domain owners); `members`, `import`:
-//!   rosters and bulk import; `member_search`: memberships by id and across lists;
+//! - `domains`, `lists`: identity and settings (and domain owners); `archivers`: the lists'
+//!   own archiver switches; `members`, `import`: rosters and bulk import; `member_search`:
+//!   memberships by id and across lists;
 //! - `users`, `addresses`, `preferences`: users, their addresses (verification, display
 //!   names, linking, preferred address) and the preferences of both;
 //! - `posting`: the per-post queries (sender facts, recipients, owners and moderators);
@@ -28,12 +29,14 @@
 #![warn(missing_docs)]
 
 mod addresses;
+mod archivers;
 mod autoresponses;
 mod bans;
 mod bounce_work;
 mod bounces;
 mod changes;
 mod column;
+mod digests;
 mod directory;
 mod domains;
 mod error;
@@ -55,11 +58,13 @@ pub mod testing;
 mod users;
 
 pub use addresses::Address;
+pub use archivers::ArchiverSwitches;
 pub use autoresponses::ResponseKind;
 pub use bounce_work::{BounceSummary, DisabledClaim, DisabledMember, Probe};
 pub use bounces::{
     BounceContext, BounceEvent, BounceLock, BounceState, BounceUpdate, NewBounceEvent,
 };
+pub use digests::{DigestBacklog, DigestIssue, DigestNumbers, DigestRecipient, DigestTrigger};
 pub use directory::{Directory, DirectoryDomain, DirectoryList};
 pub use domains::Domain;
 pub use error::{Error, Result};

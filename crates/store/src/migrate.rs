@@ -49,10 +49,22 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_roster_order.sql"),
         postgres: include_str!("../migrations/postgres/0004_roster_order.sql"),
     },
+    Migration {
+        version: 5,
+        name: "list archivers",
+        sqlite: include_str!("../migrations/sqlite/0005_list_archivers.sql"),
+        postgres: include_str!("../migrations/postgres/0005_list_archivers.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "digests",
+        sqlite: include_str!("../migrations/sqlite/0006_digests.sql"),
+        postgres: include_str!("../migrations/postgres/0006_digests.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Arbitrary key of the PostgreSQL advisory lock that serialises migrators.
 const PG_MIGRATION_LOCK: i64 = 0x6d61_696c_6361_7374; // "mailcast"

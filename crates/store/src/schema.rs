@@ -22,6 +22,8 @@ pub enum ColumnKind {
     Real,
     /// TEXT, VARCHAR.
     Text,
+    /// BLOB, BYTEA.
+    Bytes,
     /// Anything else (the declared type, lower-cased).
     Other,
 }
@@ -51,6 +53,7 @@ fn kind(declared: &str) -> ColumnKind {
         "integer" | "bigint" | "smallint" => ColumnKind::Integer,
         "real" | "double precision" => ColumnKind::Real,
         "text" | "character varying" => ColumnKind::Text,
+        "blob" | "bytea" => ColumnKind::Bytes,
         _ => ColumnKind::Other,
     }
 }
