@@ -4,7 +4,8 @@
 #   (`max_days_to_hold`) without a test hook in the daemon.
 # - a Python virtualenv at the repo's .venv holding mailmanclient, the REST client Postorius
 #   and HyperKitty use, which crates/daemon/tests/rest/mailmanclient_acceptance.py drives
-#   mailcast's REST API with.
+#   mailcast's REST API with; and dkimpy (with PyNaCl for Ed25519), the independent DKIM
+#   verifier of crates/daemon/tests/dkim.rs.
 # Idempotent; runs as root.
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
@@ -14,6 +15,7 @@ fi
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$repo/.venv"
 mailmanclient_version=3.3.5
+dkimpy_version=1.1.8
 
 export DEBIAN_FRONTEND=noninteractive
 apt_updated=0
@@ -30,13 +32,14 @@ if ! command -v faketime >/dev/null 2>&1; then
     echo "tools-install.sh: $(faketime --version 2>&1 | head -n 1)"
 fi
 
-# True when the venv imports mailmanclient at exactly the pinned version.
+# True when the venv imports mailmanclient and dkimpy at exactly the pinned versions.
 venv_ready() {
-    [ -x "$venv/bin/python" ] && "$venv/bin/python" - "$mailmanclient_version" <<'EOF' 2>/dev/null
+    [ -x "$venv/bin/python" ] && "$venv/bin/python" - "$mailmanclient_version" "$dkimpy_version" <<'EOF' 2>/dev/null
 import sys
 from importlib.metadata import version
 import mailmanclient  # noqa: F401
-sys.exit(0 if version("mailmanclient") == sys.argv[1] else 1)
+import dkim, nacl  # noqa: F401
+sys.exit(0 if version("mailmanclient") == sys.argv[1] and version("dkimpy") == sys.argv[2] else 1)
 EOF
 }
 
@@ -55,10 +58,22 @@ if ! venv_ready; then
         fi
     fi
     "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-        "mailmanclient==$mailmanclient_version"
+        "mailmanclient==$mailmanclient_version" "dkimpy[ed25519]==$dkimpy_version"
     if ! venv_ready; then
-        echo "tools-install.sh: $venv has no mailmanclient $mailmanclient_version" >&2
+        echo "tools-install.sh: $venv has no mailmanclient $mailmanclient_version or dkimpy $dkimpy_version" >&2
         exit 1
     fi
-    echo "tools-install.sh: mailmanclient $mailmanclient_version in $venv"
+    echo "tools-install.sh: mailmanclient $mailmanclient_version, dkimpy $dkimpy_version in $venv"
 fi
+
+# Headless Chromium and its driver for the Postorius browser tests
+# (crates/daemon/tests/postorius_browser.rs), and the Postorius venv (.venv-postorius, with
+# selenium) that scripts/postorius-up.sh makes from contrib/postorius/requirements.txt.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    apt_install chromium chromium-driver
+    echo "tools-install.sh: $(chromium --version 2>/dev/null | head -n 1)"
+fi
+"$repo/scripts/postorius-up.sh" --install
+# The HyperKitty venv (.venv-hyperkitty) for the HyperKitty archiver's tests
+# (crates/daemon/tests/archive_hyperkitty.rs), from contrib/hyperkitty/requirements.txt.
+"$repo/scripts/hyperkitty-up.sh" --install

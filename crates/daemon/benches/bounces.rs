@@ -35,16 +35,18 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+mod support;
 
 use mailcast_bounce::{Class, Format, NotABounce, PolicyCause, Verdict};
 use mailcast_model::{EmailAddress, ListAddress};
 use mailcast_outbound::sink::{Sink, SinkConfig};
 use mailcast_store::testing::TestDb;
 use mailcast_store::{Backend, Store};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use support::{Site, loadavg, send_all};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const LIST: &str = "crowd@bench.example";
@@ -625,9 +627,8 @@ async fn run(backend: Backend, load: &Load) -> Row {
     let sink = Sink::start(SinkConfig::smtp())
         .await
         .expect("the sink starts");
-    let site = Site::create(&sink, db.url(), &load.members);
-    let daemon = site.serve();
-    wait_for_port(site.lmtp).await;
+    let site = create_site(&sink, db.url(), &load.members);
+    let daemon = site.serve().await;
     // Let the start-up work (first maintenance pass, directory load) pass.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let day = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
@@ -644,11 +645,16 @@ async fn run(backend: Backend, load: &Load) -> Row {
                 .unwrap_or("")
         })
         .map(str::to_string);
-    let cpu_before = Cpu::sample(daemon.child.id(), database.as_deref());
+    let cpu_before = Cpu::sample(daemon.pid(), database.as_deref());
     let load_before = loadavg();
     let machine_before = machine();
     let started = Instant::now();
-    let (intake, first) = send_all(site.lmtp, &load.messages).await;
+    let messages = load
+        .messages
+        .iter()
+        .map(|(to, data)| (String::new(), to.clone(), data.clone()))
+        .collect();
+    let (intake, first) = send_all(site.lmtp, messages, CONNECTIONS).await;
     let intake_rate = count as f64 / intake.as_secs_f64();
     let after_intake = Instant::now();
     let total = load.total();
@@ -663,7 +669,7 @@ async fn run(backend: Backend, load: &Load) -> Row {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let scored = Instant::now();
-    let cpu_after = Cpu::sample(daemon.child.id(), database.as_deref());
+    let cpu_after = Cpu::sample(daemon.pid(), database.as_deref());
     let load_after = loadavg();
     let machine_after = machine();
     let rate = count as f64 / (scored - first).as_secs_f64();
@@ -860,69 +866,6 @@ async fn bounces_total(site: &Site) -> HashMap<String, u64> {
         .collect()
 }
 
-/// Sends every message over [`CONNECTIONS`] LMTP connections from the null sender; returns
-/// the time until the last reply and the instant of the first 250 after the end of data.
-/// Every reply must be 250.
-async fn send_all(
-    lmtp: std::net::SocketAddr,
-    messages: &[(String, Vec<u8>)],
-) -> (Duration, Instant) {
-    let started = Instant::now();
-    let messages = Arc::new(messages.to_vec());
-    let first: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
-    let mut tasks = Vec::new();
-    for c in 0..CONNECTIONS {
-        let messages = messages.clone();
-        let first = first.clone();
-        tasks.push(tokio::spawn(async move {
-            let stream = TcpStream::connect(lmtp).await.expect("connect to LMTP");
-            let (read, mut write) = stream.into_split();
-            let mut read = BufReader::new(read);
-            reply(&mut read).await;
-            write.write_all(b"LHLO bench\r\n").await.unwrap();
-            reply(&mut read).await;
-            let mut out = Vec::new();
-            for (to, data) in messages.iter().skip(c).step_by(CONNECTIONS) {
-                out.clear();
-                out.extend_from_slice(
-                    format!("MAIL FROM:<>\r\nRCPT TO:<{to}>\r\nDATA\r\n").as_bytes(),
-                );
-                write.write_all(&out).await.unwrap();
-                for expect in [250, 250, 354] {
-                    assert_eq!(reply(&mut read).await, expect, "-> {to}");
-                }
-                out.clear();
-                out.extend_from_slice(data);
-                out.extend_from_slice(b".\r\n");
-                write.write_all(&out).await.unwrap();
-                assert_eq!(reply(&mut read).await, 250, "-> {to}");
-                let mut first = first.lock().unwrap();
-                if first.is_none() {
-                    *first = Some(Instant::now());
-                }
-            }
-            write.write_all(b"QUIT\r\n").await.unwrap();
-        }));
-    }
-    for task in tasks {
-        task.await.expect("a connection finished");
-    }
-    let first = first.lock().unwrap().expect("a first 250");
-    (started.elapsed(), first)
-}
-
-/// Reads one (possibly multi-line) reply; returns its code.
-async fn reply(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> u16 {
-    loop {
-        let mut line = String::new();
-        read.read_line(&mut line).await.expect("a reply line");
-        assert!(line.len() >= 4, "short reply {line:?}");
-        if line.as_bytes()[3] == b' ' {
-            return line[..3].parse().expect("a reply code");
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Where the time goes.
 
@@ -1015,157 +958,39 @@ fn machine() -> [f64; 4] {
     [at(0) + at(1) + at(2) + at(5) + at(6), at(4), at(7), at(3)]
 }
 
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 // ---------------------------------------------------------------------------------------------
 // The site and the daemon.
 
-struct Site {
-    dir: PathBuf,
-    config: PathBuf,
-    lmtp: std::net::SocketAddr,
-    rest: std::net::SocketAddr,
-}
-
-impl Site {
-    fn create(sink: &Sink, database_url: &str, members: &[String]) -> Site {
-        let root = std::env::var_os("BOUNCES_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
-        let dir = root.join(format!("bounces-{}-{}", std::process::id(), rand_suffix()));
-        std::fs::create_dir_all(&dir).expect("the site directory");
-        let port = match sink.target() {
-            mailcast_outbound::Target::Tcp { port, .. } => port,
-            other => panic!("sink on {other:?}"),
-        };
-        let lmtp: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let rest: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let config = dir.join("mailcast.toml");
-        let runner = std::env::var("BOUNCES_CONCURRENCY")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .map_or(String::new(), |n| format!("[runner]\nconcurrency = {n}\n"));
-        std::fs::write(
-            &config,
-            format!(
-                "[paths]\nvar_dir = \"var\"\n[database]\nurl = \"{database_url}\"\n[lmtp]\nlisten = \"{lmtp}\"\n\
-                 [smtp]\nhost = \"127.0.0.1\"\nport = {port}\nhelo_name = \"bench.example\"\n\
-                 [rest]\nlisten = \"{rest}\"\n[site]\nhostname = \"bench.example\"\n\
-                 site_owner = \"postmaster@bench.example\"\n\
-                 {runner}[mta]\npostmap_command = \"true\"\n[maildir]\nenabled = false\n[logging]\nlevel = \"warn\"\n"
-            ),
-        )
-        .expect("the config file");
-        let site = Site {
-            dir,
-            config,
-            lmtp,
-            rest,
-        };
-        site.cli(&["domains", "add", "bench.example"]);
-        site.cli(&["lists", "create", LIST]);
-        let file = site.dir.join("members.txt");
-        std::fs::write(&file, members.join("\n") + "\n").expect("the member file");
-        site.cli(&[
-            "members",
-            "add",
-            LIST,
-            "--file",
-            file.to_str().expect("a UTF-8 path"),
-        ]);
-        // An owner, so that a bounce nobody can read would be mailed (and fail the check).
-        site.cli(&[
-            "members",
-            "add",
-            LIST,
-            "--role",
-            "owner",
-            "owner@bench.example",
-        ]);
-        site
-    }
-
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_mailcast"))
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .output()
-            .expect("run mailcast");
-        assert!(
-            out.status.success(),
-            "mailcast {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn serve(&self) -> Daemon {
-        let child = Command::new(env!("CARGO_BIN_EXE_mailcast"))
-            .arg("--config")
-            .arg(&self.config)
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start mailcast serve");
-        Daemon { child }
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-struct Daemon {
-    child: Child,
-}
-
-impl Daemon {
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn wait_for_port(addr: std::net::SocketAddr) {
-    let started = Instant::now();
-    while TcpStream::connect(addr).await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the daemon listens on {addr}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn rand_suffix() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos())
+/// The benchmark's site: one list with `members` and an owner.
+fn create_site(sink: &Sink, database_url: &str, members: &[String]) -> Site {
+    let root = std::env::var_os("BOUNCES_DIR").map(PathBuf::from);
+    let runner = std::env::var("BOUNCES_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(String::new(), |n| format!("[runner]\nconcurrency = {n}\n"));
+    let extra = format!(
+        "[site]\nhostname = \"bench.example\"\nsite_owner = \"postmaster@bench.example\"\n{runner}"
+    );
+    let site = Site::create("bounces", root, sink, database_url, &extra);
+    site.cli(&["domains", "add", "bench.example"]);
+    site.cli(&["lists", "create", LIST]);
+    let file = site.dir.join("members.txt");
+    std::fs::write(&file, members.join("\n") + "\n").expect("the member file");
+    site.cli(&[
+        "members",
+        "add",
+        LIST,
+        "--file",
+        file.to_str().expect("a UTF-8 path"),
+    ]);
+    // An owner, so that a bounce nobody can read would be mailed (and fail the check).
+    site.cli(&[
+        "members",
+        "add",
+        LIST,
+        "--role",
+        "owner",
+        "owner@bench.example",
+    ]);
+    site
 }

@@ -18,17 +18,16 @@
 //! Runs on the real disk under the target directory, because the spool's fsyncs are part of
 //! the cost.
 
+mod support;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mailcast_outbound::sink::{Sink, SinkConfig};
 use mailcast_store::Backend;
 use mailcast_store::testing::TestDb;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use support::{Site, send_all};
 
 const LIST: &str = "join@bench.example";
 const CONNECTIONS: usize = 16;
@@ -90,9 +89,8 @@ async fn run(backend: Backend, count: usize) -> Row {
     let sink = Sink::start(SinkConfig::smtp())
         .await
         .expect("the sink starts");
-    let site = Site::create(&sink, db.url());
-    let daemon = site.serve();
-    wait_for_port(site.lmtp).await;
+    let site = create_site(&sink, db.url());
+    let daemon = site.serve().await;
 
     let joiners: Vec<String> = (0..count)
         .map(|n| format!("user{n}@members.example"))
@@ -107,7 +105,7 @@ async fn run(backend: Backend, count: usize) -> Row {
         })
         .collect();
     let started = Instant::now();
-    let intake = send_all(site.lmtp, messages).await;
+    let (intake, _) = send_all(site.lmtp, messages, CONNECTIONS).await;
     let join_intake = count as f64 / intake.as_secs_f64();
     sink.wait_for_recipients(count as u64, PATIENCE)
         .await
@@ -130,7 +128,7 @@ async fn run(backend: Backend, count: usize) -> Row {
         })
         .collect();
     let started = Instant::now();
-    let intake = send_all(site.lmtp, replies).await;
+    let (intake, _) = send_all(site.lmtp, replies, CONNECTIONS).await;
     let confirm_intake = count as f64 / intake.as_secs_f64();
     sink.wait_for_recipients(2 * count as u64, PATIENCE)
         .await
@@ -185,180 +183,26 @@ fn by_subject(sink: &Sink, subject: &str) -> HashMap<String, String> {
     out
 }
 
-/// Sends every message over [`CONNECTIONS`] LMTP connections; returns the time until the
-/// last reply. Every reply must be 250.
-async fn send_all(
-    lmtp: std::net::SocketAddr,
-    messages: Vec<(String, String, Vec<u8>)>,
-) -> Duration {
-    let started = Instant::now();
-    let messages = Arc::new(messages);
-    let mut tasks = Vec::new();
-    for c in 0..CONNECTIONS {
-        let messages = messages.clone();
-        tasks.push(tokio::spawn(async move {
-            let stream = TcpStream::connect(lmtp).await.expect("connect to LMTP");
-            let (read, mut write) = stream.into_split();
-            let mut read = BufReader::new(read);
-            reply(&mut read).await;
-            write.write_all(b"LHLO bench\r\n").await.unwrap();
-            reply(&mut read).await;
-            for (from, to, data) in messages.iter().skip(c).step_by(CONNECTIONS) {
-                let mut out =
-                    format!("MAIL FROM:<{from}>\r\nRCPT TO:<{to}>\r\nDATA\r\n").into_bytes();
-                write.write_all(&out).await.unwrap();
-                for expect in [250, 250, 354] {
-                    assert_eq!(reply(&mut read).await, expect, "{from} -> {to}");
-                }
-                out.clear();
-                out.extend_from_slice(data);
-                out.extend_from_slice(b".\r\n");
-                write.write_all(&out).await.unwrap();
-                assert_eq!(reply(&mut read).await, 250, "{from} -> {to}");
-            }
-            write.write_all(b"QUIT\r\n").await.unwrap();
-        }));
-    }
-    for task in tasks {
-        task.await.expect("a connection finished");
-    }
-    started.elapsed()
-}
-
-/// Reads one (possibly multi-line) reply; returns its code.
-async fn reply(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> u16 {
-    loop {
-        let mut line = String::new();
-        read.read_line(&mut line).await.expect("a reply line");
-        assert!(line.len() >= 4, "short reply {line:?}");
-        if line.as_bytes()[3] == b' ' {
-            return line[..3].parse().expect("a reply code");
-        }
-    }
-}
-
-struct Site {
-    dir: PathBuf,
-    config: PathBuf,
-    lmtp: std::net::SocketAddr,
-}
-
-impl Site {
-    fn create(sink: &Sink, database_url: &str) -> Site {
-        let root = std::env::var_os("JOINS_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
-        let dir = root.join(format!("joins-{}-{}", std::process::id(), rand_suffix()));
-        std::fs::create_dir_all(&dir).expect("the site directory");
-        let port = match sink.target() {
-            mailcast_outbound::Target::Tcp { port, .. } => port,
-            other => panic!("sink on {other:?}"),
-        };
-        let lmtp: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let rest = free_port();
-        let config = dir.join("mailcast.toml");
-        let concurrency: usize = std::env::var("JOINS_CONCURRENCY")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(8);
-        std::fs::write(
-            &config,
-            format!(
-                "[paths]\nvar_dir = \"var\"\n[database]\nurl = \"{database_url}\"\n[lmtp]\nlisten = \"{lmtp}\"\n\
-                 [smtp]\nhost = \"127.0.0.1\"\nport = {port}\nhelo_name = \"bench.example\"\n\
-                 [rest]\nlisten = \"127.0.0.1:{rest}\"\n[site]\nhostname = \"bench.example\"\n\
-                 site_owner = \"postmaster@bench.example\"\nmax_autoresponses_per_day = 0\n\
-                 [runner]\nconcurrency = {concurrency}\n[mta]\npostmap_command = \"true\"\n[maildir]\nenabled = false\n[logging]\nlevel = \"warn\"\n"
-            ),
-        )
-        .expect("the config file");
-        let site = Site { dir, config, lmtp };
-        site.cli(&["domains", "add", "bench.example"]);
-        site.cli(&["lists", "create", LIST]);
-        site.cli(&[
-            "lists",
-            "set",
-            LIST,
-            "subscription_policy=confirm",
-            "send_welcome_message=true",
-        ]);
-        site
-    }
-
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_mailcast"))
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .output()
-            .expect("run mailcast");
-        assert!(
-            out.status.success(),
-            "mailcast {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn serve(&self) -> Daemon {
-        let child = Command::new(env!("CARGO_BIN_EXE_mailcast"))
-            .arg("--config")
-            .arg(&self.config)
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start mailcast serve");
-        Daemon { child }
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-struct Daemon {
-    child: Child,
-}
-
-impl Daemon {
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn wait_for_port(addr: std::net::SocketAddr) {
-    let started = Instant::now();
-    while TcpStream::connect(addr).await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the daemon listens on {addr}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn rand_suffix() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos())
+/// The benchmark's site: one list under `subscription_policy = confirm`.
+fn create_site(sink: &Sink, database_url: &str) -> Site {
+    let root = std::env::var_os("JOINS_DIR").map(PathBuf::from);
+    let concurrency: usize = std::env::var("JOINS_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let extra = format!(
+        "[site]\nhostname = \"bench.example\"\nsite_owner = \"postmaster@bench.example\"\n\
+         max_autoresponses_per_day = 0\n[runner]\nconcurrency = {concurrency}\n"
+    );
+    let site = Site::create("joins", root, sink, database_url, &extra);
+    site.cli(&["domains", "add", "bench.example"]);
+    site.cli(&["lists", "create", LIST]);
+    site.cli(&[
+        "lists",
+        "set",
+        LIST,
+        "subscription_policy=confirm",
+        "send_welcome_message=true",
+    ]);
+    site
 }

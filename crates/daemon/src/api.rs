@@ -8,7 +8,8 @@
 use mailcast_model::{DeliveryMode, DomainName, EmailAddress, ListAddress, Mailbox, MemberRole};
 use mailcast_pipeline::intake;
 use mailcast_rest::backend::{
-    Decision, Failure, ListView, MemberFilter, Outcome, Progress, Queue, Style, UserChange, Vouch,
+    Decision, DigestAction, Failure, ListView, MemberFilter, Outcome, Progress, Queue, Style,
+    UserChange, Vouch,
 };
 use mailcast_spool::{EntryId, Stage, Submission};
 use mailcast_store::{
@@ -370,6 +371,40 @@ impl mailcast_rest::Backend for Api {
         self.admin
             .set_list_settings_json(list, values)
             .await
+            .map_err(failure)
+    }
+
+    async fn archivers(&self, list: &ListAddress) -> Outcome<Vec<(String, bool)>> {
+        self.admin.list_archivers(list).await.map_err(failure)
+    }
+
+    async fn set_archivers(&self, list: &ListAddress, changes: &[(String, bool)]) -> Outcome<()> {
+        self.admin
+            .set_list_archivers(list, changes)
+            .await
+            .map_err(failure)
+    }
+
+    async fn digest_numbers(&self, list: &ListAddress) -> Outcome<(u64, u64)> {
+        let numbers = self
+            .admin
+            .store
+            .digest_numbers(list)
+            .await
+            .map_err(|e| failure(e.into()))?;
+        Ok((numbers.volume, numbers.next_number))
+    }
+
+    async fn digest_action(&self, list: &ListAddress, action: DigestAction) -> Outcome<()> {
+        let request = crate::digest::manual::Request {
+            send: action.send,
+            bump: action.bump,
+            periodic: action.periodic,
+            dry_run: false,
+        };
+        crate::digest::manual::run(&self.admin, std::slice::from_ref(list), request)
+            .await
+            .map(|_| ())
             .map_err(failure)
     }
 

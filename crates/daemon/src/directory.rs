@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use mailcast_model::recipient::ListDirectory;
 use mailcast_model::{DomainName, ListAddress, ListSettings};
-use mailcast_store::{Directory as StoreDirectory, Store};
+use mailcast_store::{ArchiverSwitches, Directory as StoreDirectory, Store};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -27,6 +27,8 @@ pub struct ListInfo {
     pub list_id: String,
     /// Every setting.
     pub settings: ListSettings,
+    /// The list's own archiver switches (the site's switches are in the configuration).
+    pub archivers: ArchiverSwitches,
 }
 
 /// Domains and lists at one change-counter value.
@@ -60,6 +62,7 @@ impl Snapshot {
                 address: l.address.clone(),
                 list_id: l.list_id,
                 settings: l.settings,
+                archivers: l.archivers,
             };
             snap.lists.insert(l.address, Arc::new(info));
         }

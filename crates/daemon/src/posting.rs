@@ -15,6 +15,7 @@ use mailcast_model::{EmailAddress, ListAddress, MemberRole};
 use mailcast_pipeline::context::{ListContext, SenderFacts, SiteFacts};
 use mailcast_store::Store;
 
+use crate::config::ArchiverSettings;
 use crate::directory::ListInfo;
 
 /// The site facts from the configuration.
@@ -39,6 +40,7 @@ struct FactsCache {
 pub struct Posting {
     store: Store,
     site: SiteFacts,
+    archivers: ArchiverSettings,
     contexts: Mutex<HashMap<ListAddress, (i64, Arc<ListContext>)>>,
     facts: Mutex<FactsCache>,
 }
@@ -49,11 +51,20 @@ impl Posting {
         Posting {
             store,
             site,
+            archivers: ArchiverSettings::default(),
             contexts: Mutex::new(HashMap::new()),
             facts: Mutex::new(FactsCache {
                 counter: -1,
                 entries: HashMap::new(),
             }),
+        }
+    }
+
+    /// A cache with the site facts and archivers of the configuration.
+    pub fn for_settings(store: Store, settings: &crate::config::Settings) -> Posting {
+        Posting {
+            archivers: settings.archivers.clone(),
+            ..Posting::new(store, site_facts(settings))
         }
     }
 
@@ -74,7 +85,12 @@ impl Posting {
             list.address.clone(),
             list.settings.clone(),
             self.site.clone(),
-        );
+        )
+        .with_archivers(crate::archive::links(
+            &self.archivers,
+            &list.address.to_string(),
+            &list.archivers,
+        ));
         for problem in ctx.problems() {
             tracing::warn!(list = %list.address, %problem, "ignoring a bad list setting");
         }

@@ -25,7 +25,7 @@ use crate::directory::Directory;
 use crate::inbound::accept::{Acceptor, AcceptorLimits};
 use crate::inbound::lmtp::LmtpServer;
 use crate::inbound::lmtp::connection::Timeouts;
-use crate::posting::{Posting, site_facts};
+use crate::posting::Posting;
 use crate::runner::{self, RunnerContext, Wakeup};
 
 /// How long shutdown waits for LMTP sessions to finish their transaction.
@@ -69,6 +69,9 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let settings = Arc::new(settings);
     std::fs::create_dir_all(&settings.var_dir)
         .with_context(|| format!("cannot create {}", settings.var_dir.display()))?;
+    // A DKIM key that cannot be used stops the start, naming the key (a config error).
+    let dkim =
+        crate::dkim::Signers::load(&settings.dkim).map_err(|e| anyhow::anyhow!("config: {e}"))?;
     let store = Store::open(&settings.database_url).await?;
     let spool = settings.open_spool()?;
     let report = spool.recover().context("spool recovery failed")?;
@@ -93,7 +96,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
 
     let lmtp = LmtpServer::bind(&settings.lmtp.listen).await?;
     let unix_paths = lmtp.unix_paths();
-    let posting = Arc::new(Posting::new(store.clone(), site_facts(&settings)));
+    let posting = Arc::new(Posting::for_settings(store.clone(), &settings));
     let acceptor = Arc::new(Acceptor::new(
         acceptor_limits(&settings),
         settings.hostname.clone(),
@@ -170,7 +173,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
                 mailcast_outbound::Relay::new(runner::relay_config(&settings.smtp)),
                 shutdown.clone(),
             )
-            .with_one_click(crate::oneclick::OneClickLinks::from_settings(&settings)?),
+            .with_one_click(crate::oneclick::OneClickLinks::from_settings(&settings)?)
+            .with_dkim(dkim),
             wake_tx,
             wake_rx,
             shutdown.clone(),

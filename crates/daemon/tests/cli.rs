@@ -397,18 +397,18 @@ async fn member_settings_bans_requests_and_templates(db: TestDb) {
         "lists",
         "set",
         "ant@t.example",
-        "filter_content=true",
+        "gateway_to_news=true",
         "emergency=false",
     ]);
     assert!(out.status.success());
     let warning = String::from_utf8_lossy(&out.stderr);
     assert!(
-        warning.contains("filter_content") && !warning.contains("emergency"),
+        warning.contains("gateway_to_news") && !warning.contains("emergency"),
         "{warning}"
     );
     let shown = site.ok(&["lists", "show", "ant@t.example"]);
     assert!(
-        shown.contains("filter_content = true    # stored, not acted on yet"),
+        shown.contains("gateway_to_news = true    # stored, not acted on yet"),
         "{shown}"
     );
 

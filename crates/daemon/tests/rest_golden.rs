@@ -154,7 +154,11 @@ fn golden_dir() -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rest_transcripts_match_their_golden_files() {
     let sink = start_sink(SinkConfig::smtp()).await;
-    let site = Site::new(sink_port(&sink));
+    let mut site = Site::new(sink_port(&sink));
+    // The mbox archiver on for the site, prototype off: `/lists/<id>/archivers` shows both.
+    let mut mbox = toml::Table::new();
+    mbox.insert("enable".into(), true.into());
+    site.set("archiver.mbox", mbox);
     let daemon = site.start().await;
     let mut names: Vec<PathBuf> = std::fs::read_dir(golden_dir())
         .expect("the golden directory")

@@ -91,6 +91,7 @@ fn main() {
         post_number: 7,
         decorate: true,
         anonymous_message_id: "",
+        remove_dkim_headers: false,
     };
     bench("handlers::process (default footer)", || {
         black_box(process(black_box(&fixed), &bulk, &decorate).ok());

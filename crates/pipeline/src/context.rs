@@ -10,6 +10,7 @@
 use mailcast_model::settings::ListSettings;
 use mailcast_model::{Action, EmailAddress, ListAddress, MemberRole};
 
+use crate::archive::ArchiveLinks;
 use crate::patterns::{AddressPatterns, HeaderPattern, compile_header_patterns};
 use crate::template::Template;
 
@@ -48,6 +49,8 @@ pub struct ListContext {
     settings: ListSettings,
     site: SiteFacts,
     pub(crate) compiled: Compiled,
+    /// The archivers enabled for the list, with their links (none by default).
+    archivers: Vec<ArchiveLinks>,
 }
 
 /// Regular expressions and templates compiled from the settings.
@@ -146,7 +149,20 @@ impl ListContext {
             settings,
             site,
             compiled,
+            archivers: Vec::new(),
         }
+    }
+
+    /// The context with these archivers enabled for the list (the daemon decides which:
+    /// site and list switches), in the order their headers are chosen (the last link wins).
+    pub fn with_archivers(mut self, archivers: Vec<ArchiveLinks>) -> ListContext {
+        self.archivers = archivers;
+        self
+    }
+
+    /// The archivers enabled for the list.
+    pub fn archivers(&self) -> &[ArchiveLinks] {
+        &self.archivers
     }
 
     /// The list's posting address.

@@ -9,13 +9,15 @@
 //!   `Message-ID-Hash`, `X-MailFrom`), or a refusal when it cannot be parsed;
 //! - [`rules`] and [`chain`]: Mailman 3's default posting chain, deciding accept, hold,
 //!   reject or discard;
-//! - [`handlers`]: what an accepted post gets (cleanse, cook-headers, subject prefix, RFC 2369
-//!   headers, decoration), and [`personalize`] for one copy per recipient;
+//! - [`handlers`]: what an accepted post gets (content filtering, cleanse, cook-headers, subject
+//!   prefix, RFC 2369 headers, decoration), and [`personalize`] for one copy per recipient;
+//! - [`archive`]: the links of a list's archivers and Mailman's `to-archive` skip rules;
 //! - [`notice`]: the mails the list sends about a post (held, rejected);
 //! - [`commands`]: the email command language of `-request` mail, and its results reply;
 //! - [`membership_notice`]: the texts of confirmations, welcome and goodbye messages, owner
 //!   notices and autoresponses, from the named [`templates`];
-//! - [`generated`]: the one builder that turns any of those into a mail.
+//! - [`generated`]: the one builder that turns any of those into a mail;
+//! - [`digest`]: the MIME and plain digests of the posts a list accumulated.
 //!
 //! Messages are rewritten by splicing ([`rewrite`]): untouched header fields and the body stay
 //! byte-identical.
@@ -29,11 +31,13 @@
 #![warn(missing_docs)]
 
 pub mod approval;
+pub mod archive;
 pub mod bounce_notice;
 pub mod chain;
 pub mod charset;
 pub mod commands;
 pub mod context;
+pub mod digest;
 pub mod encoded_word;
 pub mod generated;
 pub mod handlers;

@@ -124,6 +124,7 @@ mod tests {
             post_number: 1,
             decorate: false,
             anonymous_message_id: "",
+            remove_dkim_headers: false,
         };
         let processed = process(raw.replace('\n', "\r\n").as_bytes(), &list, &options).unwrap();
         Personalizer::new(&processed, &list).unwrap()

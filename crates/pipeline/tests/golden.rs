@@ -214,6 +214,7 @@ fn accepted(spec: &Table, list: &ListContext, kept: &[u8]) -> Result<Vec<u8>, St
             .unwrap_or(1) as u64,
         decorate: recipient.is_none(),
         anonymous_message_id: "anonymous.1@lists.example.com",
+        remove_dkim_headers: false,
     };
     let processed = process(kept, list, &options).map_err(|e| e.to_string())?;
     let Some(recipient) = recipient else {

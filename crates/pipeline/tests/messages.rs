@@ -62,6 +62,7 @@ fn header_handlers_keep_the_body_and_untouched_fields() {
         post_number: 3,
         decorate: false,
         anonymous_message_id: "anon@x",
+        remove_dkim_headers: false,
     };
     for (name, raw) in corpus()
         .into_iter()
@@ -96,6 +97,7 @@ fn decorated_messages_parse_and_show_the_footer() {
         post_number: 3,
         decorate: true,
         anonymous_message_id: "anon@x",
+        remove_dkim_headers: false,
     };
     for (name, raw) in corpus()
         .into_iter()

@@ -120,6 +120,17 @@ pub struct UserChange {
 }
 
 /// The server, as the REST API sees it.
+/// What `POST /lists/<list>/digest` asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DigestAction {
+    /// Send the waiting posts now.
+    pub send: bool,
+    /// Bump the numbers first.
+    pub bump: bool,
+    /// Send the waiting posts if the list has `digest_send_periodic`.
+    pub periodic: bool,
+}
+
 pub trait Backend: Clone + Send + Sync + 'static {
     /// `mailman_version` of `/system/versions`.
     fn server_version(&self) -> String;
@@ -284,6 +295,29 @@ pub trait Backend: Clone + Send + Sync + 'static {
         &self,
         list: &ListAddress,
         values: &[(String, Value)],
+    ) -> impl Future<Output = Outcome<()>> + Send;
+    /// Every archiver the site has, by name, and whether it is enabled for the list.
+    fn archivers(
+        &self,
+        list: &ListAddress,
+    ) -> impl Future<Output = Outcome<Vec<(String, bool)>>> + Send;
+    /// Switches some of the list's archivers on or off.
+    fn set_archivers(
+        &self,
+        list: &ListAddress,
+        changes: &[(String, bool)],
+    ) -> impl Future<Output = Outcome<()>> + Send;
+
+    /// The list's digest volume and next issue number.
+    fn digest_numbers(
+        &self,
+        list: &ListAddress,
+    ) -> impl Future<Output = Outcome<(u64, u64)>> + Send;
+    /// Bumps and/or sends the list's digest now (`POST …/digest`).
+    fn digest_action(
+        &self,
+        list: &ListAddress,
+        action: DigestAction,
     ) -> impl Future<Output = Outcome<()>> + Send;
 
     /// A page of the memberships matching `filter`, with the total.

@@ -9,8 +9,8 @@ use utoipa::OpenApi;
 
 use crate::backend::Backend;
 use crate::resources::{
-    addresses, archivers, bans, config, domain_owners, domains, header_matches, held, lists,
-    members, preferences, queues, requests, rosters, system, uris, users,
+    addresses, archivers, bans, config, digest, domain_owners, domains, header_matches, held,
+    lists, members, preferences, queues, requests, rosters, system, uris, users,
 };
 
 /// The document.
@@ -18,7 +18,7 @@ use crate::resources::{
 #[openapi(
     info(title = "mailcast REST API (Mailman 3.1 compatible)", description = "Mailman 3's REST API, version 3.1, as mailcast serves it. HTTP basic authentication with `[rest] admin_user` and `admin_pass`; JSON or form bodies; collections page with `count` and `page`."),
     paths(
-        system::versions, system::preferences,
+        system::versions, system::preferences, system::pipelines, system::chains,
         domains::all, domains::create, domains::one, domains::patch, domains::remove, domains::domain_lists,
         domain_owners::all, domain_owners::add, domain_owners::remove_all, domain_owners::remove,
         users::all, users::find_users, users::create, users::one, users::patch, users::put, users::remove,
@@ -39,6 +39,8 @@ use crate::resources::{
         uris::all, uris::one, uris::patch,
         queues::all, queues::one, queues::inject,
         archivers::all,
+        digest::numbers,
+        digest::act,
     ),
     tags(
         (name = "system"), (name = "domains"), (name = "lists"), (name = "members"), (name = "users"), (name = "addresses"),

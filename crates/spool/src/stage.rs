@@ -22,6 +22,8 @@ pub enum Stage {
     Outgoing,
     /// Delivery jobs waiting for their retry time (`not_before`).
     Deferred,
+    /// Accepted posts waiting for the list's archivers.
+    Archive,
     /// Entries that failed repeatedly; kept for an operator (`mailcast queue retry`).
     Shunt,
     /// Unreadable entries kept aside; never deleted automatically.
@@ -30,13 +32,14 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in the order the message flows.
-    pub const ALL: [Stage; 8] = [
+    pub const ALL: [Stage; 9] = [
         Stage::Incoming,
         Stage::Command,
         Stage::Bounces,
         Stage::Held,
         Stage::Outgoing,
         Stage::Deferred,
+        Stage::Archive,
         Stage::Shunt,
         Stage::Corrupt,
     ];
@@ -50,6 +53,7 @@ impl Stage {
             Stage::Held => "held",
             Stage::Outgoing => "outgoing",
             Stage::Deferred => "deferred",
+            Stage::Archive => "archive",
             Stage::Shunt => "shunt",
             Stage::Corrupt => "corrupt",
         }

@@ -238,7 +238,7 @@ fn another_handle_sees_resident_entries_read_only() {
     assert_eq!(other.read_body(&a).unwrap(), fixture::message("a"));
     let counts = other.counts().unwrap();
     assert_eq!(counts[0], (Stage::Incoming, 1));
-    assert_eq!(counts[6], (Stage::Shunt, 1));
+    assert!(counts.contains(&(Stage::Shunt, 1)), "{counts:?}");
     let summaries = other.summaries(Stage::Incoming).unwrap();
     assert_eq!(summaries.len(), 1);
     assert!(summaries[0].1.resident);

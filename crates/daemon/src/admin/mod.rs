@@ -8,7 +8,7 @@
 //! prints as one line and the REST API maps to a status code ([`AdminError::kind`]).
 //!
 //! Rooms, one per resource: [`domains`] (mail hosts and their owners), [`lists`] (create in a
-//! style, remove, settings, including the MTA files),
+//! style, remove, settings, including the MTA files), [`archivers`] (a list's archivers),
 //! [`members`] (member settings), [`subscriptions`] (Mailman's subscription and
 //! unsubscription workflows, pending requests and their tokens), [`bans`], [`bounces`]
 //! (members' bounce records, re-enabling delivery), [`held`]
@@ -19,6 +19,7 @@
 //! that asked (an email command), so that a re-run after a crash creates it once, or fresh
 //! for an operator's request.
 
+pub mod archivers;
 pub mod bans;
 pub mod bounces;
 pub mod domains;
@@ -40,7 +41,7 @@ use mailcast_store::Store;
 use crate::config::Settings;
 use crate::directory::{Directory, ListInfo};
 use crate::outbox::Outbox;
-use crate::posting::{Posting, site_facts};
+use crate::posting::Posting;
 
 /// What the admin operations work on. Cheap to clone.
 #[derive(Clone)]
@@ -185,7 +186,7 @@ impl Admin {
         let store = mailcast_store::Store::open_for_command(&settings.database_url).await?;
         let spool = settings.open_spool()?;
         let directory = Directory::load(&store).await?;
-        let posting = Arc::new(Posting::new(store.clone(), site_facts(&settings)));
+        let posting = Arc::new(Posting::for_settings(store.clone(), &settings));
         Ok(Admin::new(settings, store, spool, directory, posting))
     }
 

@@ -54,6 +54,51 @@ pub enum Command {
     /// Members' bounce scores, status and warnings (`bounces LIST`), or one member's recent
     /// bounce events (`bounces show LIST ADDRESS`).
     Bounces(BouncesArgs),
+    /// Send, bump or inspect the lists' digests (Mailman's `mailman digests`).
+    Digests(DigestsArgs),
+    /// DKIM keys for signing outgoing mail.
+    #[command(subcommand)]
+    Dkim(DkimCommand),
+}
+
+/// `mailcast dkim`.
+#[derive(Debug, Subcommand)]
+pub enum DkimCommand {
+    /// Write a new private key to var/dkim/DOMAIN.SELECTOR.key (mode 0600, never overwritten)
+    /// and print the DNS TXT record to publish. RSA-2048 (made by `openssl genpkey`) unless
+    /// --ed25519.
+    Keygen {
+        /// The list domain (`d=`).
+        domain: String,
+        /// The selector (`s=`): the record goes at SELECTOR._domainkey.DOMAIN.
+        selector: String,
+        /// An Ed25519 key (RFC 8463) instead of RSA-2048.
+        #[arg(long)]
+        ed25519: bool,
+    },
+}
+
+/// `mailcast digests`.
+#[derive(Debug, Args)]
+pub struct DigestsArgs {
+    /// A list (posting address or List-Id); may be repeated. Every list when none is given.
+    #[arg(short = 'l', long = "list")]
+    pub lists: Vec<String>,
+    /// Send the waiting posts now, even below the size threshold.
+    #[arg(short, long)]
+    pub send: bool,
+    /// Move the volume and issue numbers on first, as sending a digest would.
+    #[arg(short, long)]
+    pub bump: bool,
+    /// Send the waiting posts of the lists with `digest_send_periodic` only.
+    #[arg(short, long)]
+    pub periodic: bool,
+    /// Change nothing; with --verbose, show what would happen.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Say what is done.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,8 @@
 mod args;
 mod bans;
 mod bounces;
+mod digests;
+mod dkim;
 mod domains;
 mod held;
 mod lists;
@@ -45,6 +47,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bans(cmd) => block_on(bans::run(settings, cmd)),
         Command::Templates(cmd) => block_on(templates::run(settings, cmd)),
         Command::Bounces(args) => block_on(bounces::run(settings, args)),
+        Command::Digests(args) => block_on(digests::run(settings, args)),
+        Command::Dkim(cmd) => dkim::run(&settings, cmd),
     }
 }
 

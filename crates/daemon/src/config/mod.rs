@@ -7,6 +7,9 @@
 //! Relative paths resolve against the directory holding the config file, or the current
 //! directory when there is none. Every error is one line naming the file and the key.
 
+mod archive;
+mod digests;
+mod dkim;
 mod http;
 mod raw;
 
@@ -79,6 +82,12 @@ pub struct SmtpSettings {
     pub retry_max_delay: Duration,
 }
 
+pub use archive::{ArchiverSettings, HyperKittySettings};
+pub use digests::DigestSettings;
+pub use dkim::{
+    DkimKeySettings, DkimSettings, default_key_path as default_dkim_key_path,
+    is_label_list as is_dkim_selector,
+};
 pub use http::{RestSettings, WebSettings};
 
 /// Postfix map flavour (Mailman 3's `transport_file_type`).
@@ -106,6 +115,9 @@ pub struct MtaSettings {
     pub lmtp_port: u16,
     pub mailcast_command: PathBuf,
     pub regenerate_on_change: bool,
+    /// Remove the poster's DKIM-Signature, DomainKey-Signature, Authentication-Results and
+    /// ARC-* headers from posts (Mailman's cleanse-dkim; default off, as in Mailman).
+    pub remove_dkim_headers: bool,
 }
 
 /// `[runner]`, validated.
@@ -156,6 +168,12 @@ pub struct Settings {
     pub site: SitePolicy,
     pub log_level: String,
     pub log_json: bool,
+    /// `[archiver.*]`: which archivers the site enables.
+    pub archivers: ArchiverSettings,
+    /// `[digests]`: the built-in periodic digest schedule.
+    pub digests: DigestSettings,
+    /// `[dkim."<list domain>"]`: the keys outgoing mail is signed with, by list domain.
+    pub dkim: DkimSettings,
 }
 
 impl Settings {
@@ -279,6 +297,9 @@ impl Settings {
             site,
             log_level: level,
             log_json,
+            archivers: ArchiverSettings::from_raw(&raw.archiver)?,
+            digests: DigestSettings::from_raw(&raw.digests)?,
+            dkim: dkim::dkim_settings(&raw.dkim, &resolve)?,
         })
     }
 
@@ -517,6 +538,7 @@ fn mta_settings(raw: &raw::RawMta, lmtp: &LmtpSettings) -> anyhow::Result<MtaSet
         lmtp_port,
         mailcast_command,
         regenerate_on_change: raw.regenerate_on_change,
+        remove_dkim_headers: raw.remove_dkim_headers,
     })
 }
 

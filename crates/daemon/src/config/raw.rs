@@ -21,6 +21,10 @@ pub struct RawConfig {
     pub maildir: RawMaildir,
     pub runner: RawRunner,
     pub logging: RawLogging,
+    pub archiver: super::archive::RawArchivers,
+    pub digests: super::digests::RawDigests,
+    /// `[dkim."<list domain>"]`: signing keys.
+    pub dkim: std::collections::BTreeMap<String, super::dkim::RawDkimKey>,
 }
 
 /// `[paths]`.
@@ -229,6 +233,8 @@ pub struct RawMta {
     pub lmtp_port: Option<u16>,
     pub mailcast_command: Option<String>,
     pub regenerate_on_change: bool,
+    /// Mailman's `[mta] remove_dkim_headers`: cleanse-dkim on posts.
+    pub remove_dkim_headers: bool,
 }
 
 impl Default for RawMta {
@@ -241,6 +247,7 @@ impl Default for RawMta {
             lmtp_port: None,
             mailcast_command: None,
             regenerate_on_change: true,
+            remove_dkim_headers: false,
         }
     }
 }

@@ -162,3 +162,14 @@ fn web_is_off_unless_listen_is_set() {
     );
     assert!(err("[web]\nlisten = \"nowhere\"\n").contains("web.listen"));
 }
+
+#[test]
+fn archivers_are_off_unless_enabled() {
+    assert_eq!(load("").unwrap().archivers, ArchiverSettings::default());
+    let s = load("[archiver.mbox]\nenable = true\n").unwrap();
+    assert!(s.archivers.mbox && !s.archivers.prototype);
+    let s = load("[archiver.prototype]\nenable = true\n").unwrap();
+    assert!(s.archivers.prototype && !s.archivers.mbox);
+    assert!(err("[archiver.mhonarc]\nenable = true\n").contains("mhonarc"));
+    assert!(err("[archiver.mbox]\nenabled = true\n").contains("enabled"));
+}

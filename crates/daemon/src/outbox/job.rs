@@ -32,6 +32,9 @@ pub enum JobKind {
     Owner,
     /// A message mailcast generated (a notice, a reply).
     Notice,
+    /// A digest to the members who take digests: permanent failures count as for posts;
+    /// copies are never decorated per member (the digest has its own footer).
+    Digest,
 }
 
 /// How copies are made.
@@ -129,7 +132,7 @@ impl JobAttrs {
 
     /// Whether permanent failures of this job count against list members.
     pub fn scores_bounces(&self) -> bool {
-        self.kind == JobKind::Post
+        matches!(self.kind, JobKind::Post | JobKind::Digest)
     }
 }
 

@@ -128,6 +128,28 @@ impl Outbox {
     /// recipients that are not addresses are left out (logged). Returns the job's id when it
     /// was created now. Failures of generated mail are not scored as member bounces.
     pub async fn queue(&self, mail: Mail) -> anyhow::Result<Option<EntryId>> {
+        self.write(mail, JobKind::Notice, Mode::Bulk, false).await
+    }
+
+    /// Queues one digest to its recipients (`mail.id` derives from the digest, so a re-run
+    /// finds it), in `mode` with VERP when `verp`. Its failures count as member bounces; its
+    /// copies are never decorated per member.
+    pub async fn queue_digest(
+        &self,
+        mail: Mail,
+        mode: Mode,
+        verp: bool,
+    ) -> anyhow::Result<Option<EntryId>> {
+        self.write(mail, JobKind::Digest, mode, verp).await
+    }
+
+    async fn write(
+        &self,
+        mail: Mail,
+        kind: JobKind,
+        mode: Mode,
+        verp: bool,
+    ) -> anyhow::Result<Option<EntryId>> {
         let Mail {
             id,
             list,
@@ -135,7 +157,7 @@ impl Outbox {
             rcpts,
             body,
         } = mail;
-        debug!(notice = %id, recipients = rcpts.len(), "queueing generated mail");
+        debug!(job = %id, recipients = rcpts.len(), ?kind, "queueing generated mail");
         let mut lines: Vec<String> = Vec::with_capacity(rcpts.len());
         let mut seen = HashSet::new();
         for rcpt in rcpts {
@@ -145,11 +167,11 @@ impl Outbox {
                 }
                 Ok(_) => {}
                 // Retrying cannot make the address valid; the other recipients still get it.
-                Err(err) => warn!(notice = %id, error = %err, "leaving out a recipient"),
+                Err(err) => warn!(job = %id, error = %err, "leaving out a recipient"),
             }
         }
         if lines.is_empty() {
-            warn!(notice = %id, "generated mail has no valid recipient; nothing to send");
+            warn!(job = %id, "generated mail has no valid recipient; nothing to send");
             return Ok(None);
         }
         sort_by_domain(&mut lines);
@@ -158,9 +180,9 @@ impl Outbox {
             .ok()
             .and_then(|m| m.message_id());
         let attrs = JobAttrs::new(
-            JobKind::Notice,
-            Mode::Bulk,
-            false,
+            kind,
+            mode,
+            verp,
             self.limits.deadline(now),
             id.clone(),
             message_id,

@@ -6,7 +6,8 @@
 //! owners and moderators ([`Outbox::staff`]); answers to the poster go out from the null
 //! sender, and only where [`Outbox::may_answer`] and `respond_to_post_requests` allow. Each
 //! job id derives from the entry it is about: `<entry>.nmod`, `<entry>.nposter`,
-//! `<entry>.nreject`, `<entry>.nexpired`.
+//! `<entry>.nreject`, `<entry>.nexpired`; a post content filtering forwards to the owners
+//! (`filter_action = forward`) is `<entry>.nfilter`.
 
 use mailcast_pipeline::ListContext;
 use mailcast_pipeline::message::Message;
@@ -152,6 +153,47 @@ impl Outbox {
         let body = mailcast_pipeline::generated::build(&mail, &generated.ids());
         let mail = Mail {
             id: entry.derive("ndiscard")?,
+            list: address.clone(),
+            mail_from: self.site_owner.clone(),
+            rcpts: self.staff(address).await?,
+            body,
+        };
+        self.queue(mail).await
+    }
+
+    /// Forwards a post content filtering took away to the owners and moderators
+    /// (`filter_action = forward`, job `<entry>.nfilter`), as Mailman's "Content filter
+    /// message notification" with the post attached.
+    pub async fn forward_filtered(
+        &self,
+        entry: &EntryId,
+        list: &ListContext,
+        post: &[u8],
+    ) -> anyhow::Result<Option<EntryId>> {
+        use mailcast_pipeline::generated::{self, AutoSubmitted, GeneratedMail, Mailbox};
+        use mailcast_pipeline::handlers::mime_delete;
+        let address = list.address();
+        let owner = address.sub_address("owner");
+        let text = mime_delete::forward_text(list);
+        let mail = GeneratedMail {
+            from: Mailbox {
+                name: None,
+                address: &owner,
+            },
+            to: vec![Mailbox {
+                name: None,
+                address: &owner,
+            }],
+            subject: mime_delete::FORWARD_SUBJECT,
+            text: &text,
+            auto_submitted: AutoSubmitted::Generated,
+            in_reply_to: None,
+            extra_headers: Vec::new(),
+            attachments: vec![post],
+        };
+        let body = generated::build(&mail, &self.generated().ids());
+        let mail = Mail {
+            id: entry.derive("nfilter")?,
             list: address.clone(),
             mail_from: self.site_owner.clone(),
             rcpts: self.staff(address).await?,

@@ -3,13 +3,15 @@
 //!
 //! Every entry the board knows is in exactly one of these three states, so it can never be
 //! handed out twice at once. An entry's stage decides its queue: `incoming` work in one,
-//! delivery work (`outgoing`, and `deferred` jobs that are due) in the other; each queue is
-//! FIFO and the two take turns. Timers hold deferred jobs until their `not_before`, failed
+//! delivery work (`outgoing`, and `deferred` jobs that are due) in another, `archive` work in
+//! a third; each queue is FIFO and they take turns. Archive work has at most
+//! [`Board::with_archive_limit`] entries in flight, so a slow archiver (HyperKitty near its
+//! deadline) never holds the workers delivery needs. Timers hold deferred jobs until their `not_before`, failed
 //! entries until their backoff ends, and jobs whose parent is still being processed.
 //!
 //! Pure data: no I/O, no clock (callers pass `Instant`s), no tokio. Tested on its own below.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use mailcast_spool::{EntryId, Stage};
@@ -31,6 +33,14 @@ impl Work {
             id,
         }
     }
+
+    /// A post waiting for the archivers in `archive`.
+    pub(crate) fn archive(id: EntryId) -> Work {
+        Work {
+            stage: Stage::Archive,
+            id,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,16 +51,40 @@ enum State {
 }
 
 /// Queues, the in-flight set and timers.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Board {
     known: HashMap<EntryId, State>,
     incoming: VecDeque<Work>,
     delivery: VecDeque<Work>,
-    delivery_turn: bool,
+    archive: VecDeque<Work>,
+    /// Which queue is tried first next: incoming, delivery, archive.
+    turn: usize,
+    archive_in_flight: HashSet<EntryId>,
+    archive_limit: usize,
     timers: BTreeSet<(Instant, Work)>,
 }
 
+impl Default for Board {
+    fn default() -> Board {
+        Board::with_archive_limit(usize::MAX)
+    }
+}
+
 impl Board {
+    /// A board that has at most `limit` (at least 1) archive entries in flight.
+    pub fn with_archive_limit(limit: usize) -> Board {
+        Board {
+            known: HashMap::new(),
+            incoming: VecDeque::new(),
+            delivery: VecDeque::new(),
+            archive: VecDeque::new(),
+            turn: 0,
+            archive_in_flight: HashSet::new(),
+            archive_limit: limit.max(1),
+            timers: BTreeSet::new(),
+        }
+    }
+
     /// Queues `work` unless the entry is known already. With `force`, an entry waiting for a
     /// timer is taken off it and queued (its parent finished; an operator made it due).
     pub fn enqueue(&mut self, work: Work, force: bool) {
@@ -71,6 +105,7 @@ impl Board {
         self.known.insert(work.id.clone(), State::Queued);
         match work.stage {
             Stage::Incoming | Stage::Command | Stage::Bounces => self.incoming.push_back(work),
+            Stage::Archive => self.archive.push_back(work),
             _ => self.delivery.push_back(work),
         }
     }
@@ -101,22 +136,23 @@ impl Board {
         matches!(self.known.get(id), Some(State::Queued | State::InFlight))
     }
 
-    /// The next work to start, marked in flight: the queues take turns.
+    /// The next work to start, marked in flight: the queues take turns, and archive work
+    /// waits while its limit is in flight.
     pub fn start_next(&mut self) -> Option<Work> {
-        let delivery_first = self.delivery_turn;
-        let work = if delivery_first {
-            self.delivery
-                .pop_front()
-                .or_else(|| self.incoming.pop_front())
-        } else {
-            self.incoming
-                .pop_front()
-                .or_else(|| self.delivery.pop_front())
-        }?;
-        self.delivery_turn = matches!(
-            work.stage,
-            Stage::Incoming | Stage::Command | Stage::Bounces
-        );
+        let archive_open = self.archive_in_flight.len() < self.archive_limit;
+        let (queue, work) = (0..3).map(|i| (self.turn + i) % 3).find_map(|queue| {
+            let work = match queue {
+                0 => self.incoming.pop_front(),
+                1 => self.delivery.pop_front(),
+                _ if archive_open => self.archive.pop_front(),
+                _ => None,
+            };
+            work.map(|w| (queue, w))
+        })?;
+        self.turn = (queue + 1) % 3;
+        if work.stage == Stage::Archive {
+            self.archive_in_flight.insert(work.id.clone());
+        }
         self.known.insert(work.id.clone(), State::InFlight);
         Some(work)
     }
@@ -124,6 +160,7 @@ impl Board {
     /// Forgets an entry whose work finished (the caller then queues or times what follows).
     pub fn finish(&mut self, id: &EntryId) {
         self.known.remove(id);
+        self.archive_in_flight.remove(id);
     }
 
     /// When the earliest timer fires.
@@ -194,6 +231,30 @@ mod tests {
             .map(|w| u32::from_str_radix(&w.id.as_str()[14..], 16).unwrap())
             .collect();
         assert_eq!(order, vec![0, 10, 1, 11, 2, 12, 20]);
+    }
+
+    #[test]
+    fn archive_work_takes_turns_within_its_limit() {
+        let mut board = Board::with_archive_limit(1);
+        for n in 0..3 {
+            board.enqueue(work(Stage::Archive, n), false);
+            board.enqueue(work(Stage::Outgoing, 10 + n), false);
+        }
+        let first: Vec<Work> = drain(&mut board);
+        let stages: Vec<Stage> = first.iter().map(|w| w.stage).collect();
+        assert_eq!(
+            stages,
+            vec![
+                Stage::Outgoing,
+                Stage::Archive,
+                Stage::Outgoing,
+                Stage::Outgoing
+            ],
+            "one archive entry in flight at most"
+        );
+        board.finish(&first[1].id);
+        assert_eq!(board.start_next().map(|w| w.stage), Some(Stage::Archive));
+        assert!(board.start_next().is_none());
     }
 
     #[test]

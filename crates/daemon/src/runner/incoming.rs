@@ -7,7 +7,8 @@
 //!   owners and moderators (job `<id>.owner`, envelope sender the site owner);
 //! - a post: run the posting chain (skipped for a post a moderator approved, which gets
 //!   `X-Mailman-Approved-At`) and act on its decision:
-//!   - accept: take a post number, run the handlers, and create the delivery job to the
+//!   - accept: content filtering (`incoming/filtered.rs` when it takes the whole post
+//!     away), then take a post number, run the handlers, and create the delivery job to the
 //!     members (`<id>.out`; the poster is left out when their `receive_own_postings` is off);
 //!   - hold: see [`super::hold`] (entry `<id>.held`, a store row, notices);
 //!   - reject: the rejection notice to the poster (`<id>.nreject`);
@@ -26,8 +27,12 @@
 //! own window (after a power loss, removals of the last checkpoint interval, about a second,
 //! may be undone), and a post number taken but not yet stored (a gap in the numbering).
 //!
-//! Not here: `command` and `bounces` entries (their runners come later), archiving, digests,
-//! and content filtering.
+//! An accepted post that goes to the list's archivers also gets its archive entry
+//! (`<id>.arch`, [`crate::archive::enqueue`]), created the same way, and a post to a list
+//! with digest members joins its next digest ([`crate::digest::collect`], idempotent by the
+//! entry's id); a digest that fills up is queued at once ([`crate::digest::send`]).
+//!
+//! Not here: `command` and `bounces` entries (their own runners).
 
 use std::sync::Arc;
 
@@ -36,6 +41,7 @@ use mailcast_model::settings::ResponseAction;
 use mailcast_model::{EmailAddress, ListAddress, MemberRole};
 use mailcast_pipeline::chain::{self, Disposition};
 use mailcast_pipeline::encoded_word::Value as HeaderValue;
+use mailcast_pipeline::handlers::mime_delete::{self, Outcome};
 use mailcast_pipeline::handlers::{self, ProcessOptions};
 use mailcast_pipeline::message::Message;
 use mailcast_pipeline::rewrite::Rewrite;
@@ -54,6 +60,8 @@ use super::outgoing::{self, Audience};
 use crate::admin::held::{APPROVED, APPROVED_AT};
 use crate::directory::ListInfo;
 use crate::outbox::notices::About;
+
+mod filtered;
 
 /// `attrs` key: false when the entry was adopted without the intake fix-ups.
 pub const FIXED_UP: &str = "fixed_up";
@@ -255,10 +263,36 @@ async fn post(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<Vec<Work>> {
     drop(message);
     let id = entry.meta.id.clone();
     let (result, children) = match decision {
-        Decision::Accept { message } => (
-            "accepted",
-            accept(ctx, &entry, &list_ctx, message, sender).await?,
-        ),
+        // Content filtering (Mailman's mime-delete) first: it may take the whole post away.
+        Decision::Accept { message } => match mime_delete::run(&message, &list_ctx)
+            .map_err(|e| Unprocessable::error(e.to_string()))?
+        {
+            Outcome::Unchanged => (
+                "accepted",
+                accept(ctx, &entry, &list_ctx, message, sender).await?,
+            ),
+            Outcome::Filtered(filtered) => (
+                "accepted",
+                accept(ctx, &entry, &list_ctx, filtered, sender).await?,
+            ),
+            Outcome::Disposed(disposal) => {
+                let disposed = filtered::dispose(
+                    ctx,
+                    &entry.meta,
+                    &list_ctx,
+                    &message,
+                    sender.as_deref(),
+                    disposal,
+                )
+                .await?;
+                if disposed.preserved {
+                    metrics::counter!("mailcast_posts_total", "result" => "filtered").increment(1);
+                    answered.extend(disposed.children);
+                    return Ok(answered);
+                }
+                ("filtered", disposed.children)
+            }
+        },
         Decision::Hold { message, reasons } => {
             let hold = NewHold {
                 parent: &entry.meta,
@@ -315,9 +349,23 @@ async fn accept(
         post_number,
         decorate: plan.decorate_in_pipeline(),
         anonymous_message_id: &anonymous_id,
+        remove_dkim_headers: ctx.settings.mta.remove_dkim_headers,
     };
-    let processed = handlers::process(&message, list_ctx, &options)
+    let processed = handlers::process_parts(&message, list_ctx, &options)
         .map_err(|e| Unprocessable::error(format!("the handlers cannot parse the post: {e}")))?;
+    // Mailman's to-archive: the copy after the header handlers, a sibling of the delivery job.
+    let archive =
+        crate::archive::enqueue::create(ctx, &entry.meta, &entry.list, &processed.headed).await?;
+    // Mailman's to-digest: the same copy joins the list's next digest, which may close now.
+    let admin = ctx.admin();
+    let digest =
+        crate::digest::collect::collect(&admin, &entry.list, &entry.meta.id, &processed.headed)
+            .await?;
+    let digest_jobs = match digest {
+        Some(_) => crate::digest::send::send_closed(&admin).await?,
+        None => Vec::new(),
+    };
+    let processed = processed.distributed();
     let exclude_sender = excluded_poster(ctx, &entry.list.address, sender.as_deref()).await?;
     let audience = Audience::Members { exclude_sender };
     let job = outgoing::create_post_job(
@@ -334,6 +382,8 @@ async fn accept(
         .map_or("none (exists, or no recipients)", |j| j.as_str());
     info!(post_number, job = job_id, "post accepted");
     let mut queued: Vec<Work> = job.into_iter().map(Work::outgoing).collect();
+    queued.extend(archive.map(Work::archive));
+    queued.extend(digest_jobs.into_iter().map(Work::outgoing));
     queued.extend(acknowledge(ctx, entry, list_ctx, &message, sender.as_deref()).await?);
     Ok(queued)
 }

@@ -3,7 +3,9 @@
 //! - discard held posts older than their list's `max_days_to_hold`, telling the poster;
 //! - remove confirmation tokens that expired more than a week ago;
 //! - the scheduled bounce work (`bounce::scheduled`): warnings to members whose delivery is
-//!   disabled, their removal after the last warning, stale scores, expired probes.
+//!   disabled, their removal after the last warning, stale scores, expired probes;
+//! - digests: the daily periodic ones (`[digests] send_time`), and any closed digest not yet
+//!   queued (closed by the CLI, or claimed by a node that died).
 //!
 //! Each step is an admin operation that is safe to run on several nodes at once: a held
 //! post is expired only by the node whose spool holds it, and removing a request is atomic.
@@ -42,6 +44,19 @@ pub(crate) async fn run(ctx: RunnerContext, shutdown: CancellationToken) {
             Ok(pass) if pass == Default::default() => {}
             Ok(pass) => info!(?pass, "bounce warnings, removals and stale scores"),
             Err(e) => warn!(error = %e, "cannot do the scheduled bounce work"),
+        }
+        if ctx.settings.digests.periodic {
+            match crate::digest::periodic::close_due(&admin, jiff::Timestamp::now()).await {
+                Ok(closed) if closed.is_empty() => {}
+                Ok(closed) => info!(digests = closed.len(), "periodic digests closed"),
+                Err(e) => warn!(error = %e, "cannot close the periodic digests"),
+            }
+        }
+        // Also digests closed elsewhere (the CLI, a node that died while sending).
+        match crate::digest::send::send_closed(&admin).await {
+            Ok(jobs) if jobs.is_empty() => {}
+            Ok(jobs) => info!(jobs = jobs.len(), "digests queued"),
+            Err(e) => warn!(error = %e, "cannot send the closed digests"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -7,7 +7,9 @@
 //!   `command` runner (email commands, subscription workflows, moderation by reply);
 //! - `outgoing` ([`outgoing`]): delivery jobs, sent to the relay;
 //! - `deferred`: delivery jobs waiting for their `not_before`; when due they are moved to
-//!   `outgoing` and sent.
+//!   `outgoing` and sent;
+//! - `archive` ([`crate::archive::run`]): accepted posts for the list's archivers; Mailman's
+//!   `archive` runner. Delivery never waits for it.
 //!
 //! `bounces` entries wait for their own runner (a later issue) and are not touched; `held`
 //! entries wait for a moderator ([`crate::admin::held`]); `shunt` and `corrupt` for an
@@ -72,7 +74,7 @@ use crate::admin::Admin;
 use crate::config::{Settings, SmtpSettings};
 use crate::directory::Directory;
 use crate::outbox::Outbox;
-use crate::posting::{Posting, site_facts};
+use crate::posting::Posting;
 
 /// How often the runners rescan their stages for entries other processes added.
 pub const SCAN_INTERVAL: Duration = Duration::from_secs(2);
@@ -99,6 +101,8 @@ pub struct RunnerContext {
     pub shutdown: CancellationToken,
     /// Each member's one-click unsubscribe URL for personalized copies, when `[web]` is set.
     pub one_click: Option<crate::oneclick::OneClickLinks>,
+    /// The DKIM signers of the list domains with a key (`[dkim."<domain>"]`).
+    pub dkim: crate::dkim::Signers,
 }
 
 impl RunnerContext {
@@ -108,7 +112,7 @@ impl RunnerContext {
         let store = Store::open(&settings.database_url).await?;
         let spool = settings.open_spool()?;
         let directory = Directory::load(&store).await?;
-        let posting = Arc::new(Posting::new(store.clone(), site_facts(&settings)));
+        let posting = Arc::new(Posting::for_settings(store.clone(), &settings));
         let relay = Relay::new(relay_config(&settings.smtp));
         Ok(RunnerContext::new(
             settings,
@@ -142,6 +146,7 @@ impl RunnerContext {
             outbox,
             shutdown,
             one_click: None,
+            dkim: crate::dkim::Signers::default(),
         }
     }
 
@@ -151,6 +156,12 @@ impl RunnerContext {
         links: Option<crate::oneclick::OneClickLinks>,
     ) -> RunnerContext {
         self.one_click = links;
+        self
+    }
+
+    /// The context with DKIM signing of outgoing mail.
+    pub fn with_dkim(mut self, signers: crate::dkim::Signers) -> RunnerContext {
+        self.dkim = signers;
         self
     }
 

@@ -20,6 +20,7 @@ use super::board::{Board, Work};
 use super::failure;
 use super::{RunnerContext, SCAN_INTERVAL, Wakeup, incoming, outgoing};
 use super::{bounce, command};
+use crate::archive::retry::Archived;
 
 /// How long a job waits before looking again whether its parent entry is gone.
 const PARENT_WAIT: Duration = Duration::from_secs(2);
@@ -36,6 +37,7 @@ pub const STAGES: &[Stage] = &[
     Stage::Bounces,
     Stage::Outgoing,
     Stage::Deferred,
+    Stage::Archive,
 ];
 
 /// What became of a piece of work.
@@ -63,10 +65,12 @@ pub(crate) struct Scheduler {
 
 impl Scheduler {
     pub(crate) fn new(ctx: RunnerContext, wake_tx: mpsc::UnboundedSender<Wakeup>) -> Scheduler {
+        // A quarter of the workers at most for the archivers (at least one).
+        let board = Board::with_archive_limit(ctx.settings.runner.concurrency / 4);
         Scheduler {
             ctx,
             _wake_tx: wake_tx,
-            board: Board::default(),
+            board,
             full_scan_at: None,
             deferred_scan_at: None,
             tasks: JoinSet::new(),
@@ -148,7 +152,7 @@ impl Scheduler {
             Verdict::Done(children) => {
                 if !matches!(
                     work.stage,
-                    Stage::Incoming | Stage::Command | Stage::Bounces
+                    Stage::Incoming | Stage::Command | Stage::Bounces | Stage::Archive
                 ) {
                     // A finished delivery may have left a retry job in `deferred`.
                     let at = Instant::now() + DEFERRED_SCAN_DELAY;
@@ -166,7 +170,11 @@ impl Scheduler {
     fn wakeup(&mut self, wakeup: Wakeup) {
         match wakeup {
             Wakeup::Committed(
-                stage @ (Stage::Incoming | Stage::Command | Stage::Bounces | Stage::Outgoing),
+                stage @ (Stage::Incoming
+                | Stage::Command
+                | Stage::Bounces
+                | Stage::Outgoing
+                | Stage::Archive),
                 id,
             ) => {
                 self.board.enqueue(Work { stage, id }, false);
@@ -342,6 +350,11 @@ async fn attempt(ctx: &RunnerContext, work: &Work, stage: &mut Stage) -> anyhow:
             outgoing::process(ctx, id).await?;
             Ok(Verdict::Done(Vec::new()))
         }
+        Stage::Archive => match crate::archive::run::process(ctx, id).await? {
+            Archived::Done => Ok(Verdict::Done(Vec::new())),
+            Archived::RetryAt(at) => Ok(Verdict::Wait(work.clone(), at)),
+            Archived::Shunted => Ok(Verdict::Gone),
+        },
         other => anyhow::bail!("the runners do not process the {other} stage"),
     }
 }

@@ -245,6 +245,8 @@ list_settings! {
     discard_these_nonmembers: Vec<String> = Vec::new();
     /// The list's human name (default: its name, capitalised).
     display_name: Line = Line::default();
+    /// Addresses (or `^regex`) whose posts get the DMARC mitigation whatever their domain's policy.
+    dmarc_addresses: Vec<String> = Vec::new();
     /// DMARC mitigation.
     dmarc_mitigate_action: DmarcMitigateAction = DmarcMitigateAction::NoMitigation;
     /// Mitigate even when the From domain publishes no strict DMARC policy.
@@ -342,25 +344,15 @@ list_settings! {
 pub const NOT_ACTED_ON: &[&str] = &[
     "advertised",
     "archive_rendering_mode",
-    "collapse_alternatives",
-    "convert_html_to_plaintext",
-    "digest_send_periodic",
-    "digest_size_threshold",
-    "digest_volume_frequency",
+    "dmarc_addresses",
     "dmarc_mitigate_action",
     "dmarc_mitigate_unconditionally",
     "dmarc_moderation_notice",
     "dmarc_wrapped_message_text",
-    "filter_action",
-    "filter_content",
-    "filter_extensions",
-    "filter_types",
     "gateway_to_mail",
     "gateway_to_news",
     "linked_newsgroup",
     "nntp_prefix_subject_too",
-    "pass_extensions",
-    "pass_types",
     "posting_pipeline",
 ];
 

@@ -17,6 +17,17 @@ const ALWAYS: &[&str] = &[
     "Archived-At",
 ];
 
+/// Headers Mailman's cleanse-dkim removes when the site sets `remove_dkim_headers`, plus the
+/// ARC set (a receiver must not take the poster's ARC chain for ours).
+const DKIM: &[&str] = &[
+    "DKIM-Signature",
+    "DomainKey-Signature",
+    "Authentication-Results",
+    "ARC-Seal",
+    "ARC-Message-Signature",
+    "ARC-Authentication-Results",
+];
+
 /// Headers an anonymous list also removes.
 const IDENTIFYING: &[&str] = &[
     "From",
@@ -33,6 +44,11 @@ const IDENTIFYING: &[&str] = &[
 pub fn run(ctx: &HandlerContext<'_>, rewrite: &mut Rewrite<'_>) {
     for name in approval::HEADERS.iter().chain(ALWAYS) {
         rewrite.remove(name);
+    }
+    if ctx.options.remove_dkim_headers {
+        for name in DKIM {
+            rewrite.remove(name);
+        }
     }
     let settings = ctx.list.settings();
     if !settings.anonymous_list {
@@ -57,6 +73,7 @@ pub fn run(ctx: &HandlerContext<'_>, rewrite: &mut Rewrite<'_>) {
 
 #[cfg(test)]
 mod tests {
+    use super::DKIM;
     use crate::handlers::testing_list;
 
     #[test]
@@ -79,6 +96,38 @@ Disposition-Notification-To: a@example.com\nX-Confirm-Reading-To: x\nX-PMRQC: 1\
             assert!(!out.contains(&format!("{gone}:")), "{gone} in {out}");
         }
         assert!(out.starts_with("From: a@example.com\r\n"), "{out}");
+    }
+
+    #[test]
+    fn remove_dkim_headers_drops_the_posters_signatures_only_when_set() {
+        let raw = "DKIM-Signature: v=1; d=example.com; b=x\r\nDomainKey-Signature: a=1\r\n\
+Authentication-Results: mx.example.org; dkim=pass\r\nARC-Seal: i=1; cv=none\r\n\
+ARC-Message-Signature: i=1\r\nARC-Authentication-Results: i=1; mx\r\n\
+From: a@example.com\r\nSubject: s\r\n\r\nbody\r\n";
+        let list = testing_list::list(|_| {});
+        let run = |remove| {
+            let options = crate::handlers::ProcessOptions {
+                post_number: 7,
+                decorate: false,
+                anonymous_message_id: "",
+                remove_dkim_headers: remove,
+            };
+            let out = crate::handlers::process(raw.as_bytes(), &list, &options).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let kept = run(false);
+        let cleansed = run(true);
+        for name in DKIM {
+            assert!(
+                kept.contains(&format!("{name}: ")),
+                "{name} kept by default: {kept}"
+            );
+            assert!(
+                !cleansed.contains(&format!("{name}:")),
+                "{name} in {cleansed}"
+            );
+        }
+        assert!(cleansed.contains("From: a@example.com\r\n"), "{cleansed}");
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! The handlers an accepted post goes through, in Mailman's order (mailman3.md §5.3):
 //!
 //! ```text
+//!  mime_delete     content filtering (filter_content): run first and on its own, mime_delete::run
 //!  cleanse         remove approval, receipt-request and Archived-At headers; anonymise
 //!  cook_headers    Precedence, X-BeenThere, Reply-To munging (and Cc for full personalisation)
 //!  subject_prefix  the list's prefix on the Subject, once, with Re: handling
-//!  rfc_2369        List-Id and the List-* headers
+//!  rfc_2369        List-Id and the List-* headers, List-Archive and Archived-At
 //!  decorate        header and footer texts around the body (MIME-aware)
 //! ```
 //!
-//! The first four share the same shape, `fn run(ctx: &HandlerContext<'_>, rewrite: &mut
+//! Content filtering comes first, as Mailman's `mime-delete` does, but on its own
+//! ([`mime_delete::run`], called by the daemon before [`process_parts`]): it can take the whole
+//! post away, and a post filtered away takes no post number. The next four share the same shape, `fn run(ctx: &HandlerContext<'_>, rewrite: &mut
 //! Rewrite<'_>)`, and only edit header fields, so the body bytes pass through untouched.
 //! Decoration changes the body and runs last; it is skipped when the outbound runner renders
 //! one copy per recipient with [`crate::personalize::Personalizer`]. Recipient calculation,
@@ -17,6 +20,7 @@
 pub mod cleanse;
 pub mod cook_headers;
 pub mod decorate;
+pub mod mime_delete;
 pub mod rfc_2369;
 pub mod subject_prefix;
 
@@ -35,6 +39,9 @@ pub struct ProcessOptions<'a> {
     pub decorate: bool,
     /// The Message-ID an anonymous list gives the post (unused otherwise).
     pub anonymous_message_id: &'a str,
+    /// The site's `[mta] remove_dkim_headers` (Mailman's cleanse-dkim): drop the poster's
+    /// DKIM, DomainKey, Authentication-Results and ARC headers.
+    pub remove_dkim_headers: bool,
 }
 
 /// The inputs of a header handler.
@@ -46,6 +53,8 @@ pub struct HandlerContext<'a> {
     pub list: &'a ListContext,
     /// The options of this run.
     pub options: &'a ProcessOptions<'a>,
+    /// Whether the message is a digest (Mailman's `isdigest`): no `Archived-At`.
+    pub is_digest: bool,
 }
 
 /// Runs the handlers over an accepted post and returns the message to distribute.
@@ -54,11 +63,39 @@ pub fn process(
     list: &ListContext,
     options: &ProcessOptions<'_>,
 ) -> Result<Vec<u8>, ParseError> {
+    Ok(process_parts(raw, list, options)?.distributed())
+}
+
+/// What the handlers make of a post: the message after the header handlers (what Mailman
+/// archives: prefixed, cleansed, with the List-* headers, without the footer) and, when
+/// decorating now, the decorated message to distribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Processed {
+    /// After the header handlers.
+    pub headed: Vec<u8>,
+    /// With header and footer texts, when `options.decorate` (and decoration applied).
+    pub decorated: Option<Vec<u8>>,
+}
+
+impl Processed {
+    /// The message to distribute.
+    pub fn distributed(self) -> Vec<u8> {
+        self.decorated.unwrap_or(self.headed)
+    }
+}
+
+/// Runs the handlers over an accepted post; see [`Processed`].
+pub fn process_parts(
+    raw: &[u8],
+    list: &ListContext,
+    options: &ProcessOptions<'_>,
+) -> Result<Processed, ParseError> {
     let message = Message::parse(raw)?;
     let ctx = HandlerContext {
         message: &message,
         list,
         options,
+        is_digest: false,
     };
     let mut rewrite = Rewrite::new(&message);
     cleanse::run(&ctx, &mut rewrite);
@@ -67,10 +104,37 @@ pub fn process(
     rfc_2369::run(&ctx, &mut rewrite);
     let headed = rewrite.finish();
     if !options.decorate {
-        return Ok(headed);
+        return Ok(Processed {
+            headed,
+            decorated: None,
+        });
     }
     let message = Message::parse(&headed)?;
-    Ok(decorate::decorate(&message, list).unwrap_or(headed))
+    let decorated = decorate::decorate(&message, list);
+    Ok(Processed { headed, decorated })
+}
+
+/// Mailman's "virgin" pipeline for a mail the list writes itself and sends to its members (a
+/// digest): `cook_headers` and `rfc_2369` only, no subject prefix, no decoration.
+pub fn virgin(raw: &[u8], list: &ListContext) -> Result<Vec<u8>, ParseError> {
+    let message = Message::parse(raw)?;
+    let options = ProcessOptions {
+        post_number: 0,
+        decorate: false,
+        anonymous_message_id: "",
+        remove_dkim_headers: false,
+    };
+    let ctx = HandlerContext {
+        message: &message,
+        list,
+        options: &options,
+        // The archive hook: a digest gets List-Archive but never Archived-At.
+        is_digest: true,
+    };
+    let mut rewrite = Rewrite::new(&message);
+    cook_headers::run(&ctx, &mut rewrite);
+    rfc_2369::run(&ctx, &mut rewrite);
+    Ok(rewrite.finish())
 }
 
 /// Running the handlers in tests over the list `ant@example.com`.
@@ -98,6 +162,7 @@ pub(crate) mod testing_list {
             post_number: 7,
             decorate: true,
             anonymous_message_id: "anon.1@example.com",
+            remove_dkim_headers: false,
         };
         let out = run(raw.as_bytes(), &list(edit), &options).expect("test posts parse");
         String::from_utf8(out).expect("test posts are UTF-8")

@@ -249,8 +249,7 @@ pub async fn subscribe<B: Backend>(
         .map_err(|_| ApiError::bad_request("No such list"))?;
     let list = view.list.address;
     let subscriber = params.text("subscriber").unwrap_or_default();
-    let email =
-        EmailAddress::parse(&subscriber).map_err(|e| invalid("subscriber", &e.to_string()))?;
+    let email = subscriber_email(&backend, &subscriber).await?;
     if params.flag("invitation")?.unwrap_or(false) {
         return Err(invalid(
             "invitation",
@@ -295,6 +294,25 @@ pub async fn subscribe<B: Backend>(
     Ok(created(
         &links.to(&format!("members/{}", hex_id(member.id))),
     ))
+}
+
+/// The address a subscription is for: `subscriber` is an address, or a user's hex id (as
+/// Postorius sends for "subscribe with my primary address"): then the user's preferred
+/// address. Unlike Mailman, the membership is the address's, and does not follow a later
+/// change of the preferred address.
+async fn subscriber_email<B: Backend>(backend: &B, subscriber: &str) -> ApiResult<EmailAddress> {
+    if !subscriber.contains('@')
+        && let Ok(id) = Uuid::try_parse(subscriber)
+    {
+        let user = backend
+            .user(id)
+            .await?
+            .ok_or_else(|| ApiError::bad_request("No such user"))?;
+        return user
+            .preferred_address
+            .ok_or_else(|| ApiError::bad_request("User has no preferred address"));
+    }
+    EmailAddress::parse(subscriber).map_err(|e| invalid("subscriber", &e.to_string()))
 }
 
 /// 202 with the token and its owner when a request waits for someone; `None` when done.

@@ -5,6 +5,7 @@ pub mod addresses;
 pub mod archivers;
 pub mod bans;
 pub mod config;
+pub mod digest;
 pub mod domain_owners;
 pub mod domains;
 pub mod header_matches;
@@ -43,4 +44,5 @@ pub fn routes<B: Backend>() -> Router<B> {
         .merge(uris::routes::<B>())
         .merge(queues::routes::<B>())
         .merge(archivers::routes::<B>())
+        .merge(digest::routes::<B>())
 }

@@ -1,5 +1,7 @@
 //! `/system/versions` and `/system/preferences`: what the server is, and the site-wide
-//! defaults of the member preferences (Mailman's `system_preferences`).
+//! defaults of the member preferences (Mailman's `system_preferences`); `/system/pipelines`
+//! and `/system/chains`: the names a list's `posting_pipeline` and a header match's action
+//! may take (Postorius offers them in its forms).
 
 use axum::Router;
 use axum::extract::State;
@@ -16,6 +18,49 @@ pub fn routes<B: Backend>() -> Router<B> {
         .route("/3.1/system", get(versions::<B>))
         .route("/3.1/system/versions", get(versions::<B>))
         .route("/3.1/system/preferences", get(preferences::<B>))
+        .route("/3.1/system/pipelines", get(pipelines))
+        .route("/3.1/system/chains", get(chains))
+}
+
+/// Mailman 3.3.10's pipeline names. mailcast runs its one posting pipeline whatever a list's
+/// `posting_pipeline` says (a setting it stores but does not act on).
+pub const PIPELINES: &[&str] = &[
+    "default-owner-pipeline",
+    "default-posting-pipeline",
+    "virgin",
+];
+
+/// Mailman 3.3.10's chain names, sorted.
+pub const CHAINS: &[&str] = &[
+    "accept",
+    "default-owner-chain",
+    "default-posting-chain",
+    "discard",
+    "dmarc",
+    "header-match",
+    "hold",
+    "moderation",
+    "reject",
+];
+
+/// The pipeline names, as Mailman lists them.
+#[utoipa::path(get, path = "/3.1/system/pipelines", tag = "system",
+    responses((status = 200, description = "`pipelines`: the pipeline names, sorted")))]
+pub async fn pipelines() -> Response {
+    ok(etagged(names("pipelines", PIPELINES)))
+}
+
+/// The chain names, as Mailman lists them.
+#[utoipa::path(get, path = "/3.1/system/chains", tag = "system",
+    responses((status = 200, description = "`chains`: the chain names, sorted")))]
+pub async fn chains() -> Response {
+    ok(etagged(names("chains", CHAINS)))
+}
+
+fn names(key: &str, names: &[&str]) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert(key.into(), names.iter().map(|n| Value::from(*n)).collect());
+    map
 }
 
 /// The server and API versions.

@@ -17,7 +17,7 @@ use super::{EX_DATAERR, EX_NOPERM, EX_NOUSER, EX_TEMPFAIL, Letter, exit};
 use crate::config::Settings;
 use crate::directory::Snapshot;
 use crate::inbound::plan::{self, Plan};
-use crate::posting::{Posting, site_facts};
+use crate::posting::Posting;
 
 /// Decides and commits `letter` without the daemon.
 pub(super) fn run(settings: &Settings, letter: &Letter) -> anyhow::Result<()> {
@@ -58,7 +58,7 @@ async fn inject(settings: &Settings, letter: &Letter) -> anyhow::Result<()> {
         &crate::ids::message_id(&settings.hostname),
     )
     .map_err(|e| exit(EX_DATAERR, e.refusal().text))?;
-    let posting = Posting::new(store.clone(), site_facts(settings));
+    let posting = Posting::for_settings(store.clone(), settings);
     let planned = plan::plan(
         &snapshot,
         &posting,

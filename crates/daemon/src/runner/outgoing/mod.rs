@@ -28,7 +28,9 @@
 //! `mailcast_delivery_transaction_seconds`; one `delivery` tracing span per job.
 //!
 //! Not here: choosing which entries to process and when (the scheduler), bounce *processing*
-//! (probes, disabling members: the bounce runner), DKIM/ARC signing, MX lookups.
+//! (probes, disabling members: the bounce runner), ARC sealing, MX lookups. DKIM signing
+//! is [`crate::dkim`]'s; it happens here, after all decoration: once per bulk job, per copy
+//! for personalized jobs.
 
 mod bulk;
 mod create;
@@ -151,7 +153,20 @@ fn copies(
     job: &JobAttrs,
     body: Arc<[u8]>,
 ) -> anyhow::Result<Copies> {
+    // `d=` is the list's domain; mail of a domain without a key goes out unsigned.
+    let dkim = ListAddress::parse(&meta.list)
+        .ok()
+        .and_then(|list| ctx.dkim.for_domain(list.domain().as_str()));
     if job.mode == Mode::Bulk {
+        // One signature for the whole job: every batch sends these bytes.
+        let body = match dkim.map(|signer| signer.sign(&body)) {
+            Some(Ok(signed)) => signed.into(),
+            Some(Err(err)) => {
+                warn!(error = %err, "sending the job unsigned");
+                body
+            }
+            None => body,
+        };
         return Ok(Copies::Bulk(Bulk {
             mail_from: meta.mail_from.clone(),
             body,
@@ -159,7 +174,12 @@ fn copies(
     }
     let list = ListAddress::parse(&meta.list)
         .with_context(|| format!("job {} names no valid list ({:?})", meta.id, meta.list))?;
-    let personalizer = personalizer(ctx, &list, &body);
+    // A digest has its own footer and is never decorated per member (Mailman's
+    // `isdigest`): its copies differ only in their VERP envelope sender.
+    let personalizer = match job.kind {
+        JobKind::Digest => None,
+        _ => personalizer(ctx, &list, &body),
+    };
     Ok(Copies::Personalized(Box::new(Personalized {
         list,
         mail_from: meta.mail_from.clone(),
@@ -170,6 +190,7 @@ fn copies(
         one_click: (job.kind == JobKind::Post)
             .then(|| ctx.one_click.clone())
             .flatten(),
+        dkim,
     })))
 }
 

@@ -1,0 +1,1 @@
+"""A minimal Django project that serves Postorius against mailcast's REST API."""

@@ -1,0 +1,107 @@
+//! The archivers' HTTP client: one POST with a deadline, over HTTP or HTTPS (rustls with the
+//! ring provider and the Mozilla roots of `webpki-roots`), HTTP/1.1, connections reused. It
+//! reports what happened and decides nothing: [`super::hyperkitty`] classifies the answer.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::{Request, StatusCode};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// The most of an answer's body that is read (HyperKitty answers with a small JSON object).
+const MAX_ANSWER: usize = 64 << 10;
+
+/// How a request failed before an HTTP status came back, or while its body was read.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The request could not be made (a bad header value).
+    #[error("cannot make the request: {0}")]
+    Request(String),
+    /// No connection, a TLS failure, or the connection broke.
+    #[error("{0}")]
+    Connect(String),
+    /// No complete answer within the deadline.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// An HTTP answer: its status and the start of its body.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status code.
+    pub status: StatusCode,
+    /// The body, at most [`MAX_ANSWER`] bytes of it.
+    pub body: Vec<u8>,
+}
+
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The process's client (its connection pool).
+fn client() -> &'static HttpsClient {
+    static CLIENT: OnceLock<HttpsClient> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        let connector = HttpsConnectorBuilder::new()
+            // rustls's provider from its crate features: ring, the only one built.
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector)
+    })
+}
+
+/// POSTs `body` to `url` with `headers`; the whole exchange (connecting, sending, reading the
+/// answer) must end within `timeout`.
+pub async fn post(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<Answer, TransportError> {
+    let mut request = Request::post(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| TransportError::Request(e.to_string()))?;
+    let exchange = async {
+        let response = client()
+            .request(request)
+            .await
+            .map_err(|e| TransportError::Connect(error_chain(&e)))?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .map(|b| b.to_bytes().to_vec())
+            .unwrap_or_default();
+        Ok(Answer { status, body })
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| TransportError::Timeout(timeout))?
+}
+
+/// An error and its sources on one line (hyper's top-level text says little).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
