@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the small tools the tests drive besides Postfix and PostgreSQL:
+# - openssl: the RSA key generation behind `mailcast dkim keygen`.
 # - faketime: runs `mailcast serve` with its clock days ahead, for the expiry of held posts
 #   (`max_days_to_hold`) without a test hook in the daemon.
 # - a Python virtualenv at the repo's .venv holding mailmanclient, the REST client Postorius
@@ -30,6 +31,11 @@ apt_install() {
 if ! command -v faketime >/dev/null 2>&1; then
     apt_install faketime
     echo "tools-install.sh: $(faketime --version 2>&1 | head -n 1)"
+fi
+
+# `mailcast dkim keygen` makes RSA keys with `openssl genpkey` (crates/daemon/tests/dkim.rs).
+if ! command -v openssl >/dev/null 2>&1; then
+    apt_install openssl
 fi
 
 # True when the venv imports mailmanclient and dkimpy at exactly the pinned versions.

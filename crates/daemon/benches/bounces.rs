@@ -35,7 +35,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod support;
@@ -45,7 +44,7 @@ use mailcast_model::{EmailAddress, ListAddress};
 use mailcast_outbound::sink::{Sink, SinkConfig};
 use mailcast_store::testing::TestDb;
 use mailcast_store::{Backend, Store};
-use support::{Site, loadavg, send_all};
+use support::{Site, clock_ticks, loadavg, send_all};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -928,18 +927,6 @@ fn stat(path: &std::path::Path) -> Option<(String, f64)> {
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
     Some((name, (utime + stime) / clock_ticks()))
-}
-
-fn clock_ticks() -> f64 {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-            .unwrap_or(100.0)
-    })
 }
 
 /// The machine's CPU time so far, from the `cpu` line of `/proc/stat`, in seconds:

@@ -35,6 +35,7 @@ pub const SERVER_VERSION: &str = concat!(
 
 /// The queues the API shows, under Mailman's names where it has one.
 const QUEUES: &[(&str, Stage)] = &[
+    ("archive", Stage::Archive),
     ("bad", Stage::Corrupt),
     ("bounces", Stage::Bounces),
     ("command", Stage::Command),

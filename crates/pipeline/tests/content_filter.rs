@@ -6,62 +6,34 @@
 //! expected bytes (`<case>.expected.eml`), which a second run must leave unchanged (unless
 //! `idempotent = false`). `UPDATE_EXPECT=1` rewrites the expected files.
 
-use std::path::{Path, PathBuf};
+mod cases;
+
+use std::path::PathBuf;
 
 use mailcast_model::ListAddress;
 use mailcast_model::settings::ListSettings;
 use mailcast_pipeline::handlers::mime_delete::{self, Disposition, Outcome};
 use mailcast_pipeline::{ListContext, SiteFacts};
-use toml::{Table, Value};
+use toml::Value;
 
 fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/content-filter")
+    cases::dir("content-filter")
 }
 
 #[test]
 fn content_filter_cases() {
-    let mut names: Vec<String> = std::fs::read_dir(cases_dir())
-        .expect("testdata/content-filter exists")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|n| n.strip_suffix(".toml").map(str::to_string))
-        .collect();
-    names.sort();
-    assert!(names.len() >= 20, "expected the cases, found {names:?}");
-    let failures: Vec<String> = names.iter().filter_map(|name| check(name).err()).collect();
-    assert!(
-        failures.is_empty(),
-        "{} content-filter case(s) failed:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    let names = cases::names(&cases_dir(), ".toml", 20);
+    cases::run_all("content-filter", &names, check);
 }
 
 fn check(name: &str) -> Result<(), String> {
     let dir = cases_dir();
     let fail = |what: String| format!("[{name}] {what}");
-    let raw = std::fs::read(dir.join(format!("{name}.in.eml"))).map_err(|e| fail(e.to_string()))?;
-    let spec: Table = std::fs::read_to_string(dir.join(format!("{name}.toml")))
-        .map_err(|e| fail(e.to_string()))?
-        .parse()
-        .map_err(|e| fail(format!("bad toml: {e}")))?;
+    let (raw, spec) = cases::load(&dir, name).map_err(fail)?;
     let address = ListAddress::parse("ant@example.com").map_err(|e| fail(e.to_string()))?;
     let mut settings = ListSettings::defaults_for(&address);
     settings.filter_content = true;
-    for (key, value) in spec
-        .get("settings")
-        .and_then(Value::as_table)
-        .into_iter()
-        .flatten()
-    {
-        let text = match value {
-            Value::String(s) => s.clone(),
-            Value::Array(_) => serde_json::to_string(value).map_err(|e| fail(e.to_string()))?,
-            other => other.to_string(),
-        };
-        settings
-            .set_from_str(key, &text)
-            .map_err(|e| fail(e.to_string()))?;
-    }
+    cases::apply_settings(&mut settings, &spec).map_err(fail)?;
     let list = ListContext::new(address, settings, SiteFacts::default());
     let expect = spec
         .get("expect")
@@ -102,34 +74,5 @@ fn check(name: &str) -> Result<(), String> {
             other => return Err(fail(format!("a second run changed the post: {other:?}"))),
         }
     }
-    compare(&dir.join(format!("{name}.expected.eml")), output).map_err(fail)
-}
-
-fn compare(path: &Path, output: Option<&[u8]>) -> Result<(), String> {
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
-    match (output, std::fs::read(path).ok()) {
-        (None, None) => Ok(()),
-        (None, Some(_)) if update => std::fs::remove_file(path).map_err(|e| e.to_string()),
-        (None, Some(_)) => Err(format!(
-            "{} exists but the case produces no post",
-            path.display()
-        )),
-        (Some(out), existing) if update => {
-            if existing.as_deref() != Some(out) {
-                std::fs::write(path, out).map_err(|e| e.to_string())?;
-            }
-            Ok(())
-        }
-        (Some(_), None) => Err(format!(
-            "{} is missing (run with UPDATE_EXPECT=1)",
-            path.display()
-        )),
-        (Some(out), Some(expected)) if out == expected.as_slice() => Ok(()),
-        (Some(out), Some(expected)) => Err(format!(
-            "output differs from {}\n--- expected\n{}\n--- actual\n{}",
-            path.display(),
-            String::from_utf8_lossy(&expected),
-            String::from_utf8_lossy(out)
-        )),
-    }
+    cases::compare(&dir.join(format!("{name}.expected.eml")), output).map_err(fail)
 }

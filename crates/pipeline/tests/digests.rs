@@ -4,7 +4,9 @@
 //! `plain.expected.eml`), compared byte for byte. `UPDATE_EXPECT=1` rewrites the expected
 //! files. Each digest is also read back with mail-parser and checked for Mailman's structure.
 
-use std::path::{Path, PathBuf};
+mod cases;
+
+use std::path::PathBuf;
 
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 use mailcast_model::ListAddress;
@@ -22,22 +24,13 @@ const IDS: NoticeIds<'static> = NoticeIds {
 };
 
 fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/digests")
+    cases::dir("digests")
 }
 
 #[test]
 fn golden_digests() {
-    let mut names: Vec<String> = std::fs::read_dir(cases_dir())
-        .expect("testdata/digests exists")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .collect();
-    names.sort();
-    assert!(
-        names.len() >= 2,
-        "expected the digest cases, found {names:?}"
-    );
-    let failures: Vec<String> = names.iter().filter_map(|n| check(n).err()).collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    let names = cases::names(&cases_dir(), "", 2);
+    cases::run_all("digest", &names, check);
 }
 
 fn check(name: &str) -> Result<(), String> {
@@ -48,16 +41,7 @@ fn check(name: &str) -> Result<(), String> {
         .map_err(|e: toml::de::Error| e.to_string())?;
     let address = ListAddress::parse("ant@example.com").unwrap();
     let mut settings = ListSettings::defaults_for(&address);
-    for (key, value) in spec
-        .get("settings")
-        .and_then(Value::as_table)
-        .into_iter()
-        .flatten()
-    {
-        settings
-            .set_from_str(key, value.as_str().unwrap_or_default())
-            .map_err(|e| e.to_string())?;
-    }
+    cases::apply_settings(&mut settings, &spec)?;
     let templates: Overrides = spec
         .get("templates")
         .and_then(Value::as_table)
@@ -98,18 +82,7 @@ fn check(name: &str) -> Result<(), String> {
         ("mime.expected.eml", &built.mime),
         ("plain.expected.eml", &built.plain),
     ] {
-        let path = dir.join(file);
-        if std::env::var_os("UPDATE_EXPECT").is_some() {
-            std::fs::write(&path, actual).map_err(|e| e.to_string())?;
-            continue;
-        }
-        let expected = std::fs::read(&path).map_err(|e| format!("[{name}] {file}: {e}"))?;
-        if &expected != actual {
-            return Err(format!(
-                "[{name}] {file} differs; got:\n{}",
-                String::from_utf8_lossy(actual)
-            ));
-        }
+        cases::compare(&dir.join(file), Some(actual)).map_err(|e| format!("[{name}] {e}"))?;
     }
     Ok(())
 }

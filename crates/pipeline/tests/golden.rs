@@ -5,7 +5,9 @@
 //! one. `check` is the only code that drives the pipeline; `UPDATE_EXPECT=1` rewrites the
 //! expected files.
 
-use std::path::{Path, PathBuf};
+mod cases;
+
+use std::path::PathBuf;
 
 use mailcast_model::settings::ListSettings;
 use mailcast_model::{Action, EmailAddress, ListAddress, MemberRole};
@@ -26,39 +28,20 @@ const NOTICE_IDS: NoticeIds<'static> = NoticeIds {
 };
 
 fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/pipeline")
+    cases::dir("pipeline")
 }
 
 #[test]
 fn golden_cases() {
-    let mut names: Vec<String> = std::fs::read_dir(cases_dir())
-        .expect("testdata/pipeline exists")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|n| n.strip_suffix(".toml").map(str::to_string))
-        .collect();
-    names.sort();
-    assert!(
-        names.len() >= 25,
-        "expected the golden cases, found {names:?}"
-    );
-    let failures: Vec<String> = names.iter().filter_map(|name| check(name).err()).collect();
-    assert!(
-        failures.is_empty(),
-        "{} golden case(s) failed:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    let names = cases::names(&cases_dir(), ".toml", 25);
+    cases::run_all("golden", &names, check);
 }
 
 /// Runs one case: intake, chain, then the handlers or the notice, and compares.
 fn check(name: &str) -> Result<(), String> {
     let dir = cases_dir();
     let fail = |what: String| format!("[{name}] {what}");
-    let raw = std::fs::read(dir.join(format!("{name}.in.eml"))).map_err(|e| fail(e.to_string()))?;
-    let spec: Table = std::fs::read_to_string(dir.join(format!("{name}.toml")))
-        .map_err(|e| fail(e.to_string()))?
-        .parse()
-        .map_err(|e| fail(format!("bad toml: {e}")))?;
+    let (raw, spec) = cases::load(&dir, name).map_err(fail)?;
     let str_of = |key: &str, default: &str| {
         spec.get(key)
             .and_then(Value::as_str)
@@ -70,21 +53,7 @@ fn check(name: &str) -> Result<(), String> {
     let envelope = str_of("envelope_sender", "anne@example.com");
 
     let mut settings = ListSettings::defaults_for(&address);
-    for (key, value) in spec
-        .get("settings")
-        .and_then(Value::as_table)
-        .into_iter()
-        .flatten()
-    {
-        let text = match value {
-            Value::String(s) => s.clone(),
-            Value::Array(_) => serde_json::to_string(value).map_err(|e| fail(e.to_string()))?,
-            other => other.to_string(),
-        };
-        settings
-            .set_from_str(key, &text)
-            .map_err(|e| fail(e.to_string()))?;
-    }
+    cases::apply_settings(&mut settings, &spec).map_err(fail)?;
     let list = ListContext::new(address, settings, SiteFacts::default());
     assert!(list.problems().is_empty(), "[{name}] {:?}", list.problems());
 
@@ -202,7 +171,7 @@ fn check(name: &str) -> Result<(), String> {
         )),
         Disposition::Reject(_) | Disposition::Discard => None,
     };
-    compare(&dir.join(format!("{name}.expected.eml")), output.as_deref()).map_err(fail)
+    cases::compare(&dir.join(format!("{name}.expected.eml")), output.as_deref()).map_err(fail)
 }
 
 fn accepted(spec: &Table, list: &ListContext, kept: &[u8]) -> Result<Vec<u8>, String> {
@@ -268,33 +237,4 @@ fn sender_facts(spec: &Table) -> Result<Vec<SenderFacts>, String> {
             })
         })
         .collect()
-}
-
-fn compare(path: &Path, output: Option<&[u8]>) -> Result<(), String> {
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
-    match (output, std::fs::read(path).ok()) {
-        (None, None) => Ok(()),
-        (None, Some(_)) if update => std::fs::remove_file(path).map_err(|e| e.to_string()),
-        (None, Some(_)) => Err(format!(
-            "{} exists but the case produces no mail",
-            path.display()
-        )),
-        (Some(out), existing) if update => {
-            if existing.as_deref() != Some(out) {
-                std::fs::write(path, out).map_err(|e| e.to_string())?;
-            }
-            Ok(())
-        }
-        (Some(_), None) => Err(format!(
-            "{} is missing (run with UPDATE_EXPECT=1)",
-            path.display()
-        )),
-        (Some(out), Some(expected)) if out == expected.as_slice() => Ok(()),
-        (Some(out), Some(expected)) => Err(format!(
-            "output differs from {}\n--- expected\n{}\n--- actual\n{}",
-            path.display(),
-            String::from_utf8_lossy(&expected),
-            String::from_utf8_lossy(out)
-        )),
-    }
 }

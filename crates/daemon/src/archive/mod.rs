@@ -2,10 +2,10 @@
 //! and `archive` runner; mailman3-more.md §2).
 //!
 //! ```text
-//! runner::incoming (accepted post) ──▶ enqueue: <id>.arch in the archive stage, durable,
+//! runner::incoming (accepted post) ──▶ runner::archive::enqueue: <id>.arch in the archive stage, durable,
 //!                                      before the post leaves incoming (the copy after the
 //!                                      handlers, before decoration, as Mailman archives it)
-//! runner::schedule ──▶ run: for each archiver enabled now and not done yet: mbox (append),
+//! runner::schedule ──▶ runner::archive::run: for each archiver enabled now and not done yet: mbox (append),
 //!                      prototype (Maildir), HyperKitty (HTTP POST); then the entry is removed.
 //!                      HyperKitty failing: the entry stays, with the archivers done so far,
 //!                      and is tried again after a backoff (retry), or shunted
@@ -13,8 +13,9 @@
 //!
 //! - [`mboxrd`] and [`naming`] are pure (the record format, the file names); [`mbox`] and
 //!   [`prototype`] are the blocking writers; [`hyperkitty`] speaks HyperKitty's archiving API
-//!   over [`http`]; [`enqueue`] and [`run`] are the runner's two halves, [`retry`] what
-//!   becomes of an entry HyperKitty did not take.
+//!   over [`http`]. The stage itself is [`crate::runner::archive`] (`enqueue` and `run`, the
+//!   runner's two halves, and `retry`, what becomes of an entry HyperKitty did not take);
+//!   this module does not know the runners.
 //! - An archiver is enabled for a list when the site enables it (`[archiver.<name>] enable`)
 //!   and the list has not switched it off (`/lists/<id>/archivers`; a list's switch that is
 //!   not set follows the site).
@@ -35,15 +36,12 @@
 //!
 //! Not here: date clobbering (`clobber_date`), the MHonArc and mail-archive.com archivers.
 
-pub mod enqueue;
 pub mod http;
 pub mod hyperkitty;
 pub mod mbox;
 pub mod mboxrd;
 pub mod naming;
 pub mod prototype;
-pub mod retry;
-pub mod run;
 
 use mailcast_pipeline::archive::ArchiveLinks;
 use mailcast_store::ArchiverSwitches;

@@ -28,7 +28,7 @@
 //! may be undone), and a post number taken but not yet stored (a gap in the numbering).
 //!
 //! An accepted post that goes to the list's archivers also gets its archive entry
-//! (`<id>.arch`, [`crate::archive::enqueue`]), created the same way, and a post to a list
+//! (`<id>.arch`, [`super::archive::enqueue`]), created the same way, and a post to a list
 //! with digest members joins its next digest ([`crate::digest::collect`], idempotent by the
 //! entry's id); a digest that fills up is queued at once ([`crate::digest::send`]).
 //!
@@ -355,7 +355,7 @@ async fn accept(
         .map_err(|e| Unprocessable::error(format!("the handlers cannot parse the post: {e}")))?;
     // Mailman's to-archive: the copy after the header handlers, a sibling of the delivery job.
     let archive =
-        crate::archive::enqueue::create(ctx, &entry.meta, &entry.list, &processed.headed).await?;
+        super::archive::enqueue::create(ctx, &entry.meta, &entry.list, &processed.headed).await?;
     // Mailman's to-digest: the same copy joins the list's next digest, which may close now.
     let admin = ctx.admin();
     let digest =

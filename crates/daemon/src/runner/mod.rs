@@ -8,7 +8,7 @@
 //! - `outgoing` ([`outgoing`]): delivery jobs, sent to the relay;
 //! - `deferred`: delivery jobs waiting for their `not_before`; when due they are moved to
 //!   `outgoing` and sent;
-//! - `archive` ([`crate::archive::run`]): accepted posts for the list's archivers; Mailman's
+//! - `archive` ([`archive`]): accepted posts for the list's archivers; Mailman's
 //!   `archive` runner. Delivery never waits for it.
 //!
 //! `bounces` entries wait for their own runner (a later issue) and are not touched; `held`
@@ -47,6 +47,7 @@
 //! This module does not decide what happens to a post (the pipeline does) nor how mail is
 //! sent (the outbound crate does).
 
+pub mod archive;
 mod board;
 pub(crate) mod bounce;
 pub mod command;

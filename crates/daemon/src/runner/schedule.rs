@@ -16,11 +16,11 @@ use tokio::task::{Id, JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, field, info_span, warn};
 
+use super::archive::retry::Archived;
 use super::board::{Board, Work};
 use super::failure;
 use super::{RunnerContext, SCAN_INTERVAL, Wakeup, incoming, outgoing};
 use super::{bounce, command};
-use crate::archive::retry::Archived;
 
 /// How long a job waits before looking again whether its parent entry is gone.
 const PARENT_WAIT: Duration = Duration::from_secs(2);
@@ -350,7 +350,7 @@ async fn attempt(ctx: &RunnerContext, work: &Work, stage: &mut Stage) -> anyhow:
             outgoing::process(ctx, id).await?;
             Ok(Verdict::Done(Vec::new()))
         }
-        Stage::Archive => match crate::archive::run::process(ctx, id).await? {
+        Stage::Archive => match super::archive::run::process(ctx, id).await? {
             Archived::Done => Ok(Verdict::Done(Vec::new())),
             Archived::RetryAt(at) => Ok(Verdict::Wait(work.clone(), at)),
             Archived::Shunted => Ok(Verdict::Gone),

@@ -15,10 +15,10 @@ use mailcast_model::ListAddress;
 use mailcast_spool::{EntryId, EntryMeta, Stage};
 use tracing::{debug, info};
 
-use super::hyperkitty::{self, Failure};
-use super::mbox::{Appended, MboxFiles};
 use super::retry::{self, Archived};
-use super::{Archiver, mboxrd, naming, prototype};
+use crate::archive::hyperkitty::{self, Failure};
+use crate::archive::mbox::{Appended, MboxFiles};
+use crate::archive::{Archiver, mboxrd, naming, prototype};
 use crate::runner::RunnerContext;
 
 /// The mbox files this process has open.
@@ -50,7 +50,7 @@ pub async fn process(ctx: &RunnerContext, id: &EntryId) -> anyhow::Result<Archiv
     match list {
         None => info!(list = %meta.list, "the list is gone; nothing archived"),
         Some(list) => {
-            let archivers = super::enabled(&ctx.settings.archivers, &list.archivers);
+            let archivers = crate::archive::enabled(&ctx.settings.archivers, &list.archivers);
             let maybe_rerun = meta.attempts > 0 || meta.received_at < since;
             let mut done = retry::done(&meta);
             let mut refused = None;

@@ -24,7 +24,7 @@ pub async fn create(
     list: &ListInfo,
     headed: &[u8],
 ) -> anyhow::Result<Option<EntryId>> {
-    if super::enabled(&ctx.settings.archivers, &list.archivers).is_empty() {
+    if crate::archive::enabled(&ctx.settings.archivers, &list.archivers).is_empty() {
         return Ok(None);
     }
     let Ok(message) = Message::parse(headed) else {

@@ -19,7 +19,7 @@ use mailcast_spool::{Durability, EntryId, EntryMeta, Stage};
 use serde_json::Value;
 use tracing::{error, warn};
 
-use super::hyperkitty::{Failure, FailureKind};
+use crate::archive::hyperkitty::{Failure, FailureKind};
 use crate::config::HyperKittySettings;
 use crate::runner::RunnerContext;
 use crate::runner::failure::{WHICHQ, backoff};
