@@ -267,14 +267,16 @@ async fn post(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<Vec<Work>> {
         Decision::Accept { message } => match mime_delete::run(&message, &list_ctx)
             .map_err(|e| Unprocessable::error(e.to_string()))?
         {
-            Outcome::Unchanged => (
-                "accepted",
-                accept(ctx, &entry, &list_ctx, message, sender).await?,
-            ),
-            Outcome::Filtered(filtered) => (
-                "accepted",
-                accept(ctx, &entry, &list_ctx, filtered, sender).await?,
-            ),
+            outcome @ (Outcome::Unchanged | Outcome::Filtered(_)) => {
+                let message = match outcome {
+                    Outcome::Filtered(filtered) => filtered,
+                    _ => message,
+                };
+                (
+                    "accepted",
+                    accept(ctx, &entry, &list_ctx, message, sender).await?,
+                )
+            }
             Outcome::Disposed(disposal) => {
                 let disposed = filtered::dispose(
                     ctx,
@@ -357,12 +359,11 @@ async fn accept(
     let archive =
         super::archive::enqueue::create(ctx, &entry.meta, &entry.list, &processed.headed).await?;
     // Mailman's to-digest: the same copy joins the list's next digest, which may close now.
-    let admin = ctx.admin();
     let digest =
-        crate::digest::collect::collect(&admin, &entry.list, &entry.meta.id, &processed.headed)
+        crate::digest::collect::collect(&ctx.store, &entry.list, &entry.meta.id, &processed.headed)
             .await?;
     let digest_jobs = match digest {
-        Some(_) => crate::digest::send::send_closed(&admin).await?,
+        Some(_) => crate::digest::send::send_closed(&ctx.admin()).await?,
         None => Vec::new(),
     };
     let processed = processed.distributed();

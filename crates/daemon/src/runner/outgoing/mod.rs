@@ -153,8 +153,11 @@ fn copies(
     job: &JobAttrs,
     body: Arc<[u8]>,
 ) -> anyhow::Result<Copies> {
+    let list = ListAddress::parse(&meta.list)
+        .with_context(|| format!("job {} names no valid list ({:?})", meta.id, meta.list));
     // `d=` is the list's domain; mail of a domain without a key goes out unsigned.
-    let dkim = ListAddress::parse(&meta.list)
+    let dkim = list
+        .as_ref()
         .ok()
         .and_then(|list| ctx.dkim.for_domain(list.domain().as_str()));
     if job.mode == Mode::Bulk {
@@ -172,8 +175,7 @@ fn copies(
             body,
         }));
     }
-    let list = ListAddress::parse(&meta.list)
-        .with_context(|| format!("job {} names no valid list ({:?})", meta.id, meta.list))?;
+    let list = list?;
     // A digest has its own footer and is never decorated per member (Mailman's
     // `isdigest`): its copies differ only in their VERP envelope sender.
     let personalizer = match job.kind {
