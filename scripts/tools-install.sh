@@ -5,8 +5,10 @@
 #   (`max_days_to_hold`) without a test hook in the daemon.
 # - a Python virtualenv at the repo's .venv holding mailmanclient, the REST client Postorius
 #   and HyperKitty use, which crates/daemon/tests/rest/mailmanclient_acceptance.py drives
-#   mailcast's REST API with; and dkimpy (with PyNaCl for Ed25519), the independent DKIM
-#   verifier of crates/daemon/tests/dkim.rs.
+#   mailcast's REST API with; and dkimpy (with PyNaCl for Ed25519, and authres for ARC), the
+#   independent DKIM and ARC signer and verifier of crates/daemon/tests/dkim.rs and arc.rs.
+# - nsd: the loopback DNS server of the DMARC and DNS tests.
+# - sasl2-bin (saslpasswd2) and the Cyrus SASL modules: AUTH against the private Postfix.
 # Idempotent; runs as root.
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
@@ -38,13 +40,31 @@ if ! command -v openssl >/dev/null 2>&1; then
     apt_install openssl
 fi
 
+# Cyrus SASL's saslpasswd2 and its PLAIN/LOGIN and sasldb modules: the private Postfix of
+# crates/daemon/tests/relay_tls.rs checks mailcast's AUTH against a sasldb of its own.
+if ! command -v saslpasswd2 >/dev/null 2>&1; then
+    apt_install sasl2-bin libsasl2-modules libsasl2-modules-db
+    if command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now saslauthd >/dev/null 2>&1 || true
+    fi
+fi
+
+# NSD, the authoritative DNS server the DMARC/DKIM/ARC tests start on loopback
+# (crates/daemon/tests/support/nsd.rs); the tests run it themselves, so the service is stopped.
+if [ ! -x /usr/sbin/nsd ]; then
+    apt_install nsd
+    if command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now nsd >/dev/null 2>&1 || true
+    fi
+fi
+
 # True when the venv imports mailmanclient and dkimpy at exactly the pinned versions.
 venv_ready() {
     [ -x "$venv/bin/python" ] && "$venv/bin/python" - "$mailmanclient_version" "$dkimpy_version" <<'EOF' 2>/dev/null
 import sys
 from importlib.metadata import version
 import mailmanclient  # noqa: F401
-import dkim, nacl  # noqa: F401
+import dkim, nacl, authres  # noqa: F401
 sys.exit(0 if version("mailmanclient") == sys.argv[1] and version("dkimpy") == sys.argv[2] else 1)
 EOF
 }
@@ -64,7 +84,7 @@ if ! venv_ready; then
         fi
     fi
     "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-        "mailmanclient==$mailmanclient_version" "dkimpy[ed25519]==$dkimpy_version"
+        "mailmanclient==$mailmanclient_version" "dkimpy[ed25519,ARC]==$dkimpy_version"
     if ! venv_ready; then
         echo "tools-install.sh: $venv has no mailmanclient $mailmanclient_version or dkimpy $dkimpy_version" >&2
         exit 1

@@ -16,6 +16,13 @@
 //! per recipient barely does. For `small`: time from the first LMTP DATA to the 100th message
 //! at the sink. Medians over the runs are printed as a table.
 //!
+//! DKIM signing (`FANOUT_DKIM=none,rsa,ed25519`, default all three): each big-list scenario
+//! runs unsigned and signed with an RSA-2048 and an Ed25519 key of the list domain (made by
+//! `mailcast dkim keygen`), runs interleaved so the machine's drift hits every mode alike. The
+//! table gives each signed row's cost against the unsigned row of the same scenario measured
+//! in the same run: the CPU ratio and the extra daemon CPU per signature (a bulk job is signed
+//! once, a personalized job once per copy).
+//!
 //! Run when the machine is quiet (the load average is printed first):
 //! `cargo bench -p mailcast --bench fanout` (`FANOUT_RUNS=n` sets the runs per scenario,
 //! default 3; `FANOUT_MEMBERS=n` the size of the big list, default 100,000;
@@ -23,16 +30,18 @@
 //! `/usr/sbin/smtp-sink` (Postfix); the site lives under the target directory on the real
 //! disk, not tmpfs, because the spool's fsyncs are part of the cost.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use mailcast_outbound::protocol::SessionConfig;
 use mailcast_outbound::{Connection, Envelope, Target, Timeouts};
 
-const SMTP_SINK: &str = "/usr/sbin/smtp-sink";
+#[path = "support/smtp_sink.rs"]
+mod smtp_sink;
+
+use smtp_sink::{SMTP_SINK, SmtpSink};
+
 const BIG: &str = "big@bench.example";
 const SMALL: &str = "small@bench.example";
 const POSTER: &str = "poster@outside.example";
@@ -55,18 +64,27 @@ fn main() {
         std::env::var("FANOUT_SCENARIOS").unwrap_or_else(|_| "bulk,personalized,small".into());
     let wanted = |name: &str| scenarios.split(',').any(|s| s.trim() == name);
     let site = Site::create(members);
+    let signings: Vec<Signing> = std::env::var("FANOUT_DKIM")
+        .unwrap_or_else(|_| "none,rsa,ed25519".into())
+        .split(',')
+        .map(|name| Signing::parse(name.trim()))
+        .collect();
     let mut table = Vec::new();
     for (name, personalize) in [("bulk", "none"), ("personalized", "individual")] {
         if !wanted(name) {
             continue;
         }
         site.cli(&["lists", "set", BIG, &format!("personalize={personalize}")]);
-        let results: Vec<BigRun> = (0..runs)
-            .map(|run| {
+        let mut results: Vec<(Signing, Vec<BigRun>)> =
+            signings.iter().map(|&s| (s, Vec::new())).collect();
+        for run in 0..runs {
+            for (signing, runs_of_mode) in &mut results {
+                site.sign_with(*signing);
                 let result = runtime.block_on(big_run(&site, members));
                 println!(
-                    "{name} run {}: {:.0} recipients/s, last recipient after {:.2} s, peak RSS {} MB, \
+                    "{name} {} run {}: {:.0} recipients/s, last recipient after {:.2} s, peak RSS {} MB, \
                      daemon {:.1} µs CPU/recipient, smtp-sink {:.1} µs CPU/transaction",
+                    signing.label(),
                     run + 1,
                     result.rate,
                     result.to_last.as_secs_f64(),
@@ -74,11 +92,12 @@ fn main() {
                     result.daemon_cpu_us,
                     result.sink_cpu_us,
                 );
-                result
-            })
-            .collect();
+                runs_of_mode.push(result);
+            }
+        }
         table.push((name, results));
     }
+    site.sign_with(Signing::None);
     let small_runs = if wanted("small") { runs } else { 0 };
     let small: Vec<Duration> = (0..small_runs)
         .map(|run| {
@@ -98,19 +117,38 @@ fn main() {
         cores()
     );
     println!(
-        "| scenario | recipients/s | time to last recipient | daemon peak RSS | daemon CPU/recipient | smtp-sink CPU/transaction |"
+        "| scenario | DKIM | recipients/s | time to last recipient | daemon peak RSS | daemon CPU/recipient | vs unsigned | CPU/signature | smtp-sink CPU/transaction |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
-    for (name, results) in &table {
-        let rate = median(results.iter().map(|r| r.rate).collect());
-        let last = median(results.iter().map(|r| r.to_last.as_secs_f64()).collect());
-        let rss = median(results.iter().map(|r| r.peak_rss_kb as f64).collect());
-        let daemon = median(results.iter().map(|r| r.daemon_cpu_us).collect());
-        let sink = median(results.iter().map(|r| r.sink_cpu_us).collect());
-        println!(
-            "| {name} | {rate:.0} | {last:.2} s | {:.1} MB | {daemon:.1} µs | {sink:.1} µs |",
-            rss / 1024.0
-        );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (name, modes) in &table {
+        let unsigned = modes
+            .iter()
+            .find(|(s, _)| *s == Signing::None)
+            .map(|(_, r)| median(r.iter().map(|r| r.daemon_cpu_us).collect()));
+        for (signing, results) in modes {
+            let rate = median(results.iter().map(|r| r.rate).collect());
+            let last = median(results.iter().map(|r| r.to_last.as_secs_f64()).collect());
+            let rss = median(results.iter().map(|r| r.peak_rss_kb as f64).collect());
+            let daemon = median(results.iter().map(|r| r.daemon_cpu_us).collect());
+            let sink = median(results.iter().map(|r| r.sink_cpu_us).collect());
+            // A bulk job is signed once; a personalized one once per copy.
+            let signatures = match *name {
+                "bulk" => 1.0,
+                _ => members as f64,
+            };
+            let (ratio, per_signature) = match (unsigned, signing) {
+                (Some(base), Signing::Rsa | Signing::Ed25519) => (
+                    format!("{:+.1}%", (daemon / base - 1.0) * 100.0),
+                    format!("{:.1} µs", (daemon - base) * members as f64 / signatures),
+                ),
+                _ => ("-".to_string(), "-".to_string()),
+            };
+            println!(
+                "| {name} | {} | {rate:.0} | {last:.2} s | {:.1} MB | {daemon:.1} µs | {ratio} | {per_signature} | {sink:.1} µs |",
+                signing.label(),
+                rss / 1024.0
+            );
+        }
     }
     if !small.is_empty() {
         let small = median(small.iter().map(Duration::as_secs_f64).collect());
@@ -228,7 +266,35 @@ struct Site {
     dir: PathBuf,
     config: PathBuf,
     lmtp_port: u16,
+    rest_port: u16,
     smtp_port: u16,
+}
+
+/// How the big list's mail is signed in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signing {
+    None,
+    Rsa,
+    Ed25519,
+}
+
+impl Signing {
+    fn parse(name: &str) -> Signing {
+        match name {
+            "none" => Signing::None,
+            "rsa" => Signing::Rsa,
+            "ed25519" => Signing::Ed25519,
+            other => panic!("FANOUT_DKIM: {other:?} is not one of none, rsa, ed25519"),
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Signing::None => "unsigned",
+            Signing::Rsa => "RSA-2048",
+            Signing::Ed25519 => "Ed25519",
+        }
+    }
 }
 
 impl Site {
@@ -239,22 +305,14 @@ impl Site {
         std::fs::create_dir_all(&dir).expect("create the bench directory");
         let (lmtp_port, rest_port, smtp_port) = (free_port(), free_port(), free_port());
         let config = dir.join("mailcast.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[paths]\nvar_dir = \"var\"\n[lmtp]\nlisten = \"127.0.0.1:{lmtp_port}\"\n\
-                 [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nhelo_name = \"bench.example\"\n\
-                 [rest]\nlisten = \"127.0.0.1:{rest_port}\"\n[site]\nhostname = \"bench.example\"\n\
-                 [mta]\npostmap_command = \"true\"\n[maildir]\nenabled = false\n[logging]\nlevel = \"info\"\n"
-            ),
-        )
-        .expect("write the config");
         let site = Site {
             dir,
             config,
             lmtp_port,
+            rest_port,
             smtp_port,
         };
+        site.write_config("");
         site.cli(&["domains", "add", "bench.example"]);
         for list in [BIG, SMALL] {
             site.cli(&["lists", "create", list]);
@@ -279,6 +337,46 @@ impl Site {
         );
         site.cli(&["members", "add", SMALL, "only@one.example"]);
         site
+    }
+
+    /// Writes the config, with `extra` appended (the DKIM table of a signed run).
+    fn write_config(&self, extra: &str) {
+        let (lmtp_port, rest_port, smtp_port) = (self.lmtp_port, self.rest_port, self.smtp_port);
+        std::fs::write(
+            &self.config,
+            format!(
+                "[paths]\nvar_dir = \"var\"\n[lmtp]\nlisten = \"127.0.0.1:{lmtp_port}\"\n\
+                 [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nhelo_name = \"bench.example\"\n\
+                 [rest]\nlisten = \"127.0.0.1:{rest_port}\"\n[site]\nhostname = \"bench.example\"\n\
+                 [mta]\npostmap_command = \"true\"\n[maildir]\nenabled = false\n[logging]\nlevel = \"info\"\n{extra}"
+            ),
+        )
+        .expect("write the config");
+    }
+
+    /// Configures the list domain's DKIM key for `signing` (made once per kind with
+    /// `mailcast dkim keygen`), or none.
+    fn sign_with(&self, signing: Signing) {
+        let selector = match signing {
+            Signing::None => return self.write_config(""),
+            Signing::Rsa => "rsa",
+            Signing::Ed25519 => "ed",
+        };
+        self.write_config("");
+        let key = self
+            .dir
+            .join(format!("var/dkim/bench.example.{selector}.key"));
+        if !key.exists() {
+            let mut args = vec!["dkim", "keygen", "bench.example", selector];
+            if signing == Signing::Ed25519 {
+                args.push("--ed25519");
+            }
+            self.cli(&args);
+        }
+        self.write_config(&format!(
+            "[dkim.\"bench.example\"]\nselector = \"{selector}\"\nkey = \"{}\"\n",
+            key.display()
+        ));
     }
 
     fn cli(&self, args: &[&str]) -> String {
@@ -373,81 +471,6 @@ impl Drop for Daemon {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-    }
-}
-
-/// Postfix's smtp-sink with its running counters (`-c`) read from its standard output.
-struct SmtpSink {
-    child: Child,
-    /// The latest message count and when it was read.
-    progress: Arc<Mutex<(u64, Instant)>>,
-}
-
-impl SmtpSink {
-    fn start(port: u16) -> SmtpSink {
-        let mut child = Command::new(SMTP_SINK)
-            .args(["-c", "-u", "root", &format!("127.0.0.1:{port}"), "1000"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start smtp-sink");
-        let progress = Arc::new(Mutex::new((0, Instant::now())));
-        let mut stdout = child.stdout.take().expect("a piped stdout");
-        let shared = progress.clone();
-        std::thread::spawn(move || {
-            // The counters come as "\rsess=N quit=N mesg=N", rewritten in place.
-            let mut buffer = [0u8; 4096];
-            let mut text = String::new();
-            while let Ok(n) = stdout.read(&mut buffer) {
-                if n == 0 {
-                    return;
-                }
-                let now = Instant::now();
-                text.push_str(&String::from_utf8_lossy(&buffer[..n]));
-                let latest = text
-                    .rsplit('\r')
-                    .filter_map(|update| update.trim().rsplit("mesg=").next()?.parse::<u64>().ok())
-                    .next();
-                if let Some(count) = latest {
-                    let mut progress = shared.lock().unwrap_or_else(PoisonError::into_inner);
-                    if count > progress.0 {
-                        *progress = (count, now);
-                    }
-                }
-                if text.len() > 4096 {
-                    text = text.split_off(text.len() - 128);
-                }
-            }
-        });
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < PATIENCE, "smtp-sink did not start");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        SmtpSink { child, progress }
-    }
-
-    /// Waits until the sink has accepted `count` messages; returns when that was seen.
-    fn reached(&self, count: u64) -> Instant {
-        let started = Instant::now();
-        loop {
-            let (seen, at) = *self.progress.lock().unwrap_or_else(PoisonError::into_inner);
-            if seen >= count {
-                return at;
-            }
-            assert!(
-                started.elapsed() < PATIENCE,
-                "smtp-sink saw {seen} of {count} messages"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -12,12 +12,14 @@
 
 pub mod admin;
 pub mod api;
+pub mod arc;
 pub mod archive;
 pub mod cli;
 pub mod config;
 pub mod digest;
 pub mod directory;
 pub mod dkim;
+pub mod dns;
 pub mod http;
 pub mod ids;
 pub mod inbound;

@@ -72,6 +72,17 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     // A DKIM key that cannot be used stops the start, naming the key (a config error).
     let dkim =
         crate::dkim::Signers::load(&settings.dkim).map_err(|e| anyhow::anyhow!("config: {e}"))?;
+    // One resolver and one cache for DMARC, DKIM and ARC; no query is sent here.
+    let dns =
+        crate::dns::Dns::from_config(&settings.dns).map_err(|e| anyhow::anyhow!("config: {e}"))?;
+    // `[arc]`: its key is read now; one that cannot be used stops the start, naming it.
+    let arc = match &settings.arc {
+        Some(arc) => Some(
+            crate::arc::ArcSite::load(arc, dns.clone())
+                .map_err(|e| anyhow::anyhow!("config: key `arc.key`: {e}"))?,
+        ),
+        None => None,
+    };
     let store = Store::open(&settings.database_url).await?;
     let spool = settings.open_spool()?;
     let report = spool.recover().context("spool recovery failed")?;
@@ -97,14 +108,17 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let lmtp = LmtpServer::bind(&settings.lmtp.listen).await?;
     let unix_paths = lmtp.unix_paths();
     let posting = Arc::new(Posting::for_settings(store.clone(), &settings));
-    let acceptor = Arc::new(Acceptor::new(
-        acceptor_limits(&settings),
-        settings.hostname.clone(),
-        directory.clone(),
-        posting.clone(),
-        spool.clone(),
-        committer.clone(),
-    ));
+    let acceptor = Arc::new(
+        Acceptor::new(
+            acceptor_limits(&settings),
+            settings.hostname.clone(),
+            directory.clone(),
+            posting.clone(),
+            spool.clone(),
+            committer.clone(),
+        )
+        .with_dns(dns.clone()),
+    );
     let intake_shutdown = shutdown.child_token();
     let lmtp_tasks = lmtp.start(acceptor, intake_shutdown.clone());
 
@@ -174,7 +188,9 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
                 shutdown.clone(),
             )
             .with_one_click(crate::oneclick::OneClickLinks::from_settings(&settings)?)
-            .with_dkim(dkim),
+            .with_dkim(dkim)
+            .with_dns(dns)
+            .with_arc(arc),
             wake_tx,
             wake_rx,
             shutdown.clone(),

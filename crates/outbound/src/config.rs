@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::connection::Target;
 use crate::protocol::SessionConfig;
+use crate::security::{Credentials, SessionSecurity, TlsConfig, TlsMode};
 
 /// How long the client waits before it gives up on a session (which then defers every
 /// recipient not yet answered).
@@ -65,6 +66,10 @@ pub struct RelayConfig {
     pub timeouts: Timeouts,
     /// Use `BDAT <n> LAST` instead of DATA when the relay offers CHUNKING. Default off.
     pub use_chunking: bool,
+    /// TLS to the relay. Default off.
+    pub tls: TlsConfig,
+    /// SMTP AUTH credentials, if the relay wants them. Default none.
+    pub auth: Option<Credentials>,
 }
 
 impl Default for RelayConfig {
@@ -81,6 +86,8 @@ impl Default for RelayConfig {
             idle_timeout: Duration::from_secs(30),
             timeouts: Timeouts::default(),
             use_chunking: false,
+            tls: TlsConfig::off(),
+            auth: None,
         }
     }
 }
@@ -97,12 +104,56 @@ impl RelayConfig {
         }
     }
 
+    /// What the protocol core needs for STARTTLS and AUTH. Credentials go over a plain session
+    /// only to a relay on a loopback address or a Unix socket, or when explicitly allowed.
+    pub fn session_security(&self) -> SessionSecurity {
+        let local = match self.target() {
+            Target::Unix(_) => true,
+            Target::Tcp { host, .. } => is_loopback(&host),
+        };
+        SessionSecurity {
+            starttls: self.tls.mode,
+            encrypted: self.tls.mode == TlsMode::Implicit,
+            plaintext_auth_ok: local || self.auth.as_ref().is_some_and(|auth| auth.allow_plaintext),
+            credentials: self.auth.clone(),
+        }
+    }
+
     /// The protocol core's part of the configuration.
     pub fn session_config(&self) -> SessionConfig {
         SessionConfig {
             helo_name: self.helo_name.clone(),
             lmtp: self.lmtp,
             use_chunking: self.use_chunking,
+        }
+    }
+}
+
+/// Whether a relay host is this machine: `localhost` or a loopback address.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for (host, local) in [
+            ("127.0.0.1", true),
+            ("127.1.2.3", true),
+            ("::1", true),
+            ("[::1]", true),
+            ("LocalHost", true),
+            ("192.0.2.1", false),
+            ("relay.example.net", false),
+        ] {
+            assert_eq!(is_loopback(host), local, "{host}");
         }
     }
 }

@@ -5,22 +5,32 @@
 //! for the server's delayed ACK. Each read and each write is bounded by the timeout the core
 //! names ([`Timer`]); a timeout, an I/O error or the end of the stream ends the session.
 //!
-//! Not here: TLS (the seam would wrap [`Stream`] after the hello), pooling (`relay`),
-//! retries (the daemon).
+//! TLS: implicit TLS wraps the TCP stream before the greeting; STARTTLS wraps it when the
+//! session asks for it ([`Session::wants_tls`]), after which the session says EHLO again.
+//! Either way the handshake is bounded by the command timeout, and a failed one ends the
+//! session ([`SessionErrorKind::Tls`]).
+//!
+//! Not here: pooling (`relay`), retries (the daemon).
 
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::time::timeout;
+use tokio_rustls::client::TlsStream;
 
 use crate::config::Timeouts;
 use crate::envelope::{Envelope, Message};
 use crate::outcome::RcptOutcome;
 use crate::protocol::{Capabilities, Feed, Session, SessionConfig, Step, Timer};
+use crate::security::SessionSecurity;
+use crate::tls::TlsClient;
 use crate::trouble::{SessionError, SessionErrorKind, Stage};
 
 /// Size of the read buffer: room for the replies to a thousand pipelined RCPTs in a few reads.
@@ -53,6 +63,9 @@ impl fmt::Display for Target {
 enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Taken apart for a handshake that did not complete.
+    Gone,
 }
 
 impl Stream {
@@ -67,10 +80,28 @@ impl Stream {
         }
     }
 
+    /// Runs the TLS handshake over the plain TCP stream.
+    async fn upgrade(&mut self, tls: &TlsClient) -> Result<(), SessionErrorKind> {
+        let Stream::Tcp(tcp) = std::mem::replace(self, Stream::Gone) else {
+            return Err(SessionErrorKind::Tls(
+                "TLS needs a TCP connection (not a Unix socket)".into(),
+            ));
+        };
+        match tls.handshake(tcp).await {
+            Ok(stream) => {
+                *self = Stream::Tls(Box::new(stream));
+                Ok(())
+            }
+            Err(error) => Err(SessionErrorKind::Tls(error.to_string())),
+        }
+    }
+
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(stream) => stream.read(buf).await,
             Stream::Unix(stream) => stream.read(buf).await,
+            Stream::Tls(stream) => stream.read(buf).await,
+            Stream::Gone => Err(io::ErrorKind::NotConnected.into()),
         }
     }
 
@@ -78,13 +109,32 @@ impl Stream {
         match self {
             Stream::Tcp(stream) => stream.write_all(buf).await,
             Stream::Unix(stream) => stream.write_all(buf).await,
+            Stream::Tls(stream) => {
+                stream.write_all(buf).await?;
+                // rustls may keep records back until flushed.
+                stream.flush().await
+            }
+            Stream::Gone => Err(io::ErrorKind::NotConnected.into()),
         }
     }
 
-    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+    /// Reads whatever is there without waiting; `WouldBlock` when nothing is.
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(stream) => stream.try_read(buf),
             Stream::Unix(stream) => stream.try_read(buf),
+            Stream::Tls(stream) => {
+                // One poll with a waker that does nothing: TLS records that carry no data
+                // (session tickets) are consumed, and only data or the end count.
+                let mut context = Context::from_waker(Waker::noop());
+                let mut buf = ReadBuf::new(buf);
+                match Pin::new(stream.as_mut()).poll_read(&mut context, &mut buf) {
+                    Poll::Ready(Ok(())) => Ok(buf.filled().len()),
+                    Poll::Ready(Err(error)) => Err(error),
+                    Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+                }
+            }
+            Stream::Gone => Err(io::ErrorKind::NotConnected.into()),
         }
     }
 }
@@ -93,6 +143,8 @@ impl Stream {
 pub struct Connection {
     stream: Stream,
     session: Session,
+    /// For STARTTLS, when the session may ask for it.
+    tls: Option<Arc<TlsClient>>,
     timeouts: Timeouts,
     out: Vec<u8>,
     input: Box<[u8]>,
@@ -106,7 +158,22 @@ impl Connection {
         config: SessionConfig,
         timeouts: Timeouts,
     ) -> Result<Connection, SessionError> {
-        let stream = match timeout(timeouts.connect, Stream::open(target)).await {
+        let security = SessionSecurity::default();
+        Connection::connect_secured(target, config, security, None, timeouts).await
+    }
+
+    /// Connects, runs the TLS handshake at once when `security` says the session is
+    /// encrypted from the start (implicit TLS), reads the greeting, says EHLO/LHLO, and goes
+    /// through STARTTLS and AUTH as `security` asks. `tls` is needed for any TLS.
+    pub async fn connect_secured(
+        target: &Target,
+        config: SessionConfig,
+        security: SessionSecurity,
+        tls: Option<Arc<TlsClient>>,
+        timeouts: Timeouts,
+    ) -> Result<Connection, SessionError> {
+        let implicit = security.encrypted;
+        let mut stream = match timeout(timeouts.connect, Stream::open(target)).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(error)) => {
                 return Err(SessionError::new(
@@ -116,9 +183,23 @@ impl Connection {
             }
             Err(_) => return Err(SessionError::new(SessionErrorKind::Timeout, Stage::Connect)),
         };
+        if implicit {
+            let handshake = match &tls {
+                Some(tls) => timeout(timeouts.command, stream.upgrade(tls)).await,
+                None => Ok(Err(SessionErrorKind::Tls(
+                    "no TLS client configured".into(),
+                ))),
+            };
+            match handshake {
+                Ok(Ok(())) => {}
+                Ok(Err(kind)) => return Err(SessionError::new(kind, Stage::Tls)),
+                Err(_) => return Err(SessionError::new(SessionErrorKind::Timeout, Stage::Tls)),
+            }
+        }
         let mut connection = Connection {
             stream,
-            session: Session::new(config),
+            session: Session::with_security(config, security),
+            tls,
             timeouts,
             out: Vec::new(),
             input: vec![0; READ_BUFFER].into_boxed_slice(),
@@ -191,6 +272,7 @@ impl Connection {
             out,
             input,
             transactions,
+            ..
         } = self;
         out.clear();
         let mut counted = Counted { feed, transactions };
@@ -230,6 +312,11 @@ impl Connection {
     /// What the server offered in its EHLO/LHLO reply.
     pub fn capabilities(&self) -> &Capabilities {
         self.session.capabilities()
+    }
+
+    /// Whether the session is encrypted (implicit TLS, or after STARTTLS).
+    pub fn is_encrypted(&self) -> bool {
+        self.session.is_encrypted()
     }
 
     /// Transactions started on this connection so far.
@@ -273,8 +360,27 @@ impl Connection {
                         Err(kind) => return Err(self.session.fail(kind)),
                     }
                 }
+                Step::Done if self.session.wants_tls() => self.start_tls().await?,
                 Step::Done => return Ok(()),
             }
+        }
+    }
+
+    /// The handshake after the server's 220 to STARTTLS, then the session goes on.
+    async fn start_tls(&mut self) -> Result<(), SessionError> {
+        let upgraded = match &self.tls {
+            Some(tls) => timeout(self.timeouts.command, self.stream.upgrade(tls)).await,
+            None => Ok(Err(SessionErrorKind::Tls(
+                "no TLS client configured".into(),
+            ))),
+        };
+        match upgraded {
+            Ok(Ok(())) => {
+                self.session.tls_established(&mut self.out);
+                Ok(())
+            }
+            Ok(Err(kind)) => Err(self.session.fail(kind)),
+            Err(_) => Err(self.session.fail(SessionErrorKind::Timeout)),
         }
     }
 }

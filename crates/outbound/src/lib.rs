@@ -6,7 +6,8 @@
 //!   dot-stuffing, LMTP's per-recipient replies);
 //! - [`trouble`]: the one place that decides what a reply or a failure means (temporary or
 //!   permanent; recipient, transaction or session scope), with Mailman 3's rules;
-//! - [`Connection`]: the thin tokio shell over TCP or a Unix socket, with timeouts;
+//! - [`Connection`]: the thin tokio shell over TCP or a Unix socket, with timeouts, and TLS
+//!   (STARTTLS or implicit, rustls with ring: `tls`); AUTH PLAIN/LOGIN is the protocol core's;
 //! - [`Relay`]: a pool of connections to one relay, with batching by `max_recipients`,
 //!   connection reuse, bounded parallelism, and pipelined runs of one-recipient transactions
 //!   ([`Relay::send_all`]);
@@ -24,14 +25,18 @@ mod outcome;
 pub mod protocol;
 mod relay;
 mod reply;
+mod security;
 #[cfg(feature = "sink")]
 pub mod sink;
+mod tls;
 pub mod trouble;
 
-pub use config::{RelayConfig, Timeouts};
+pub use config::{RelayConfig, Timeouts, is_loopback};
 pub use connection::{Connection, Target};
 pub use envelope::{Envelope, Message};
 pub use outcome::RcptOutcome;
 pub use relay::{MessageSource, Relay, RelayStats};
 pub use reply::{EnhancedCode, Reply};
+pub use security::{AuthMechanism, Credentials, SessionSecurity, TlsConfig, TlsMode};
+pub use tls::{TlsClient, TlsSetupError};
 pub use trouble::{SessionError, SessionErrorKind, Stage};

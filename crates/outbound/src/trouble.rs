@@ -67,6 +67,12 @@ pub enum Stage {
     Greeting,
     /// EHLO, LHLO or the HELO fallback.
     Hello,
+    /// The STARTTLS command.
+    StartTls,
+    /// The TLS handshake (after STARTTLS, or at once for implicit TLS).
+    Tls,
+    /// SMTP AUTH.
+    Auth,
     /// MAIL FROM.
     Mail,
     /// RCPT TO.
@@ -89,6 +95,9 @@ impl fmt::Display for Stage {
             Stage::Connect => "while connecting",
             Stage::Greeting => "while waiting for the greeting",
             Stage::Hello => "after EHLO/LHLO",
+            Stage::StartTls => "after STARTTLS",
+            Stage::Tls => "during the TLS handshake",
+            Stage::Auth => "during AUTH",
             Stage::Mail => "after MAIL FROM",
             Stage::Rcpt => "after RCPT TO",
             Stage::Data => "after DATA",
@@ -124,6 +133,21 @@ pub enum SessionErrorKind {
     /// A transaction was started on a session that had already ended.
     #[error("the session had already ended")]
     Ended,
+    /// TLS is required and the relay does not offer STARTTLS (nothing was sent).
+    #[error("the relay does not offer STARTTLS and [smtp] tls = \"required\"")]
+    TlsNotOffered,
+    /// TLS is required and the relay refused STARTTLS.
+    #[error("the relay refused STARTTLS ({0}) and [smtp] tls = \"required\"")]
+    StartTlsRefused(Reply),
+    /// The TLS handshake failed or TLS could not be set up (certificate, name, CA file).
+    #[error("TLS failed: {0}")]
+    Tls(String),
+    /// The relay refused the credentials (usually 535).
+    #[error("the relay refused AUTH: {0}")]
+    AuthRefused(Reply),
+    /// Authentication could not be attempted (no common mechanism, no encryption).
+    #[error("cannot authenticate: {0}")]
+    Auth(String),
     /// The transaction was given up before it completed.
     #[error("the transaction was interrupted")]
     Interrupted,
@@ -143,7 +167,27 @@ impl SessionErrorKind {
             SessionErrorKind::Refused(reply) => SessionErrorKind::Refused(reply.clone()),
             SessionErrorKind::Ended => SessionErrorKind::Ended,
             SessionErrorKind::Interrupted => SessionErrorKind::Interrupted,
+            SessionErrorKind::TlsNotOffered => SessionErrorKind::TlsNotOffered,
+            SessionErrorKind::StartTlsRefused(reply) => {
+                SessionErrorKind::StartTlsRefused(reply.clone())
+            }
+            SessionErrorKind::Tls(why) => SessionErrorKind::Tls(why.clone()),
+            SessionErrorKind::AuthRefused(reply) => SessionErrorKind::AuthRefused(reply.clone()),
+            SessionErrorKind::Auth(why) => SessionErrorKind::Auth(why.clone()),
         }
+    }
+
+    /// Whether the failure is one of TLS or AUTH: a configuration problem between mailcast
+    /// and its relay, which an operator must fix, rather than a passing outage.
+    pub fn is_security(&self) -> bool {
+        matches!(
+            self,
+            SessionErrorKind::TlsNotOffered
+                | SessionErrorKind::StartTlsRefused(_)
+                | SessionErrorKind::Tls(_)
+                | SessionErrorKind::AuthRefused(_)
+                | SessionErrorKind::Auth(_)
+        )
     }
 }
 
@@ -225,6 +269,8 @@ pub(crate) fn unanswered_outcome(kind: &SessionErrorKind, stage: Stage) -> RcptO
         }
         SessionErrorKind::Connect(_) => (EnhancedCode::new(4, 4, 1), kind.to_string()),
         SessionErrorKind::Protocol(_) => (EnhancedCode::new(4, 5, 0), kind.to_string()),
+        // Security failures are never the members': 4.7.x, deferred like any session failure.
+        kind if kind.is_security() => (EnhancedCode::new(4, 7, 0), kind.to_string()),
         _ => (EnhancedCode::new(4, 4, 2), kind.to_string()),
     };
     RcptOutcome::Deferred {

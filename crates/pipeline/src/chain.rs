@@ -3,6 +3,7 @@
 //! hit, go on); `any` then holds a post for which any deferred rule hit.
 //!
 //! ```text
+//!  dmarc-mitigation     jump   reject | discard (per dmarc_mitigate_action; lists that mitigate)
 //!  no-senders           jump   discard
 //!  approved             jump   accept
 //!  loop                 jump   reject (loop)       Mailman: discard
@@ -20,8 +21,10 @@
 //! The header-match chain runs the site's `header_checks` (deferring), then holds (or does the
 //! site's action) if any rule has hit so far, then the list's `header_matches`, each jumping to
 //! its own action (`None`: the site's action; `defer`: record and go on). Mail to `-owner` takes
-//! the owner chain instead: accept. `dmarc-mitigation` (first in Mailman's chain) needs DNS and
-//! is not here.
+//! the owner chain instead: accept. `dmarc-mitigation` reads the From domain's DMARC policy
+//! from [`crate::MessageFacts::dmarc`] (the daemon looks it up in DNS before running the
+//! chain); for `munge_from` and `wrap_message` it never hits but sets [`ChainResult::dmarc`],
+//! which the daemon passes to [`crate::handlers::dmarc`] for the members' copy.
 //!
 //! [`early`] is the same chain without its deferring links, for the LMTP server at the end of
 //! data: it only has to know whether the post is refused or discarded. Deferred hits can only
@@ -31,6 +34,7 @@
 //! from hold (the incoming runner runs the whole chain again and decides).
 
 use mailcast_model::Action;
+use mailcast_model::settings::DmarcMitigateAction;
 
 use crate::Refusal;
 use crate::encoded_word::Value;
@@ -78,6 +82,9 @@ pub struct ChainResult {
     /// The message to keep instead of the received one, when the rules changed it (an
     /// approval password was removed); `None` means the received bytes.
     pub rewritten: Option<Vec<u8>>,
+    /// `dmarc-mitigation` says the members' copy is to be munged or wrapped (Mailman's
+    /// `msgdata['dmarc']`); see [`crate::handlers::dmarc`].
+    pub dmarc: bool,
 }
 
 /// What the LMTP server learns from [`early`]: only the outcomes it acts on at once.
@@ -151,17 +158,29 @@ fn refusal_for(kind: RejectKind, reasons: &[String]) -> Refusal {
     }
 }
 
+/// The text as one SMTP reply line: control characters (CR, LF, ...) become spaces and runs
+/// of white space one space, so a multi-line reason (a wrapped DMARC notice) reads as a
+/// sentence and can never start a new reply line.
 fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for word in text
+        .split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// Where a link goes when its rule hits.
 #[derive(Debug, Clone, Copy)]
 enum Then {
     Jump(Disposition),
-    /// Jump to the moderation chain: the recorded moderation action decides.
+    /// Jump to the moderation chain: the recorded moderation action decides (also the dmarc
+    /// chain, whose rule records reject or discard).
     Moderation,
     /// Record the hit and continue.
     Defer,
@@ -233,6 +252,13 @@ fn walk(ctx: &RuleContext<'_>, run: &mut Run) -> Option<Disposition> {
     if ctx.facts.to_owner {
         return Some(Disposition::Accept);
     }
+    // Mailman records `dmarc-mitigation` among the misses of every post; we record it only
+    // for a list that mitigates, so the headers of other lists' posts stay as they were.
+    if ctx.list.settings().dmarc_mitigate_action != DmarcMitigateAction::NoMitigation
+        && let Some(decided) = run.check(ctx, Rule::DmarcMitigation, Then::Moderation)
+    {
+        return Some(decided);
+    }
     for &(rule, then) in BEFORE_HEADER_MATCH {
         if let Some(decided) = run.check(ctx, rule, then) {
             return Some(decided);
@@ -303,6 +329,7 @@ struct Run {
     reasons: Vec<String>,
     moderation_sender: Option<String>,
     rewritten: Option<Vec<u8>>,
+    dmarc: bool,
 }
 
 impl Run {
@@ -315,6 +342,7 @@ impl Run {
             reasons: Vec::new(),
             moderation_sender: None,
             rewritten: None,
+            dmarc: false,
         }
     }
 
@@ -339,6 +367,7 @@ impl Run {
         if outcome.rewritten.is_some() {
             self.rewritten = outcome.rewritten;
         }
+        self.dmarc |= outcome.dmarc;
         if !outcome.hit {
             if named {
                 self.misses.push(name());
@@ -368,6 +397,7 @@ impl Run {
             rule_misses: self.misses,
             moderation_sender: self.moderation_sender,
             rewritten: self.rewritten,
+            dmarc: self.dmarc,
         }
     }
 }

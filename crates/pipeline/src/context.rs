@@ -64,6 +64,7 @@ pub(crate) struct Compiled {
     pub(crate) reject_nonmembers: AddressPatterns,
     pub(crate) discard_nonmembers: AddressPatterns,
     pub(crate) acceptable_aliases: AddressPatterns,
+    pub(crate) dmarc_addresses: AddressPatterns,
     pub(crate) header_template: Template,
     pub(crate) footer_template: Template,
     pub(crate) subject_prefix: Option<regex::Regex>,
@@ -124,6 +125,7 @@ impl ListContext {
             &settings.discard_these_nonmembers,
         );
         let acceptable_aliases = patterns("acceptable_aliases", &settings.acceptable_aliases);
+        let dmarc_addresses = patterns("dmarc_addresses", &settings.dmarc_addresses);
         let known = |name: &str| list_placeholder(&address, &settings, &site, name);
         let deferred = |name: &str| RECIPIENT_PLACEHOLDERS.contains(&name);
         let header_template = Template::compile(&settings.header_text.0, known, deferred);
@@ -139,6 +141,7 @@ impl ListContext {
             reject_nonmembers,
             discard_nonmembers,
             acceptable_aliases,
+            dmarc_addresses,
             header_template,
             footer_template,
             subject_prefix,
@@ -294,6 +297,25 @@ pub struct MessageFacts {
     pub to_owner: bool,
     /// The message came from the NNTP gateway.
     pub from_usenet: bool,
+    /// The DMARC policy of the From domain, as the daemon found it in DNS
+    /// ([`crate::rules::dmarc_mitigation::domain_to_query`] says whether to look).
+    pub dmarc: FromDmarc,
+}
+
+/// What DNS said about the DMARC policy of the post's From domain (mailman3-more.md §3.2):
+/// the daemon looks it up (`_dmarc.<domain>`, then the organizational domain with `sp=`)
+/// and the `dmarc-mitigation` rule decides on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FromDmarc {
+    /// Not looked up: the list does not mitigate, or `dmarc_addresses` already decided.
+    #[default]
+    NotLookedUp,
+    /// `p=` (or the organizational domain's `sp=`) is `reject` or `quarantine`: mitigate.
+    Strict,
+    /// No record, a policy of `none`, or several records (RFC 7489 §6.6.3): no mitigation.
+    Lax,
+    /// The lookup failed (timeout, SERVFAIL, no name server): Mailman mitigates when in doubt.
+    Failed,
 }
 
 /// One recipient of a personalised delivery.

@@ -10,7 +10,8 @@
 //! - [`rules`] and [`chain`]: Mailman 3's default posting chain, deciding accept, hold,
 //!   reject or discard;
 //! - [`handlers`]: what an accepted post gets (content filtering, cleanse, cook-headers, subject
-//!   prefix, RFC 2369 headers, decoration), and [`personalize`] for one copy per recipient;
+//!   prefix, RFC 2369 headers, DMARC mitigation of the members' copy, decoration), and
+//!   [`personalize`] for one copy per recipient;
 //! - [`archive`]: the links of a list's archivers and Mailman's `to-archive` skip rules;
 //! - [`notice`]: the mails the list sends about a post (held, rejected);
 //! - [`commands`]: the email command language of `-request` mail, and its results reply;
@@ -55,7 +56,7 @@ pub mod rules;
 pub mod template;
 pub mod templates;
 
-pub use context::{ListContext, MessageFacts, RecipientFacts, SenderFacts, SiteFacts};
+pub use context::{FromDmarc, ListContext, MessageFacts, RecipientFacts, SenderFacts, SiteFacts};
 pub use header_block::{ParseError, split_header_section};
 pub use message::Message;
 

@@ -3,14 +3,14 @@
 //!
 //! A table of named cases covers each way to a reject or a discard and each way around one
 //! (approval, emergency, a holding header match, moderation that accepts); a property test then
-//! draws posts, list settings, site checks and sender standings from small pools and compares
-//! the two chains on each.
+//! draws posts, list settings (DMARC mitigation included), site checks, sender standings and
+//! the From domain's DMARC policy from small pools and compares the two chains on each.
 
-use mailcast_model::settings::{HeaderMatch, Line, ListSettings};
+use mailcast_model::settings::{DmarcMitigateAction, HeaderMatch, Line, ListSettings};
 use mailcast_model::{Action, ListAddress, MemberRole};
 use mailcast_pipeline::chain::{self, Disposition, Early};
 use mailcast_pipeline::rules::RuleContext;
-use mailcast_pipeline::{ListContext, Message, MessageFacts, SenderFacts, SiteFacts};
+use mailcast_pipeline::{FromDmarc, ListContext, Message, MessageFacts, SenderFacts, SiteFacts};
 use proptest::prelude::*;
 
 /// One post to `ant@example.com` and everything the chain is told about it.
@@ -34,6 +34,8 @@ struct Settings {
     password: bool,
     header_matches: Vec<(String, String, Option<Action>)>,
     legacy: Vec<(&'static str, String)>,
+    /// `dmarc_mitigate_action`, and whether `dmarc_addresses` names `^anne@`.
+    dmarc: Option<(DmarcMitigateAction, bool)>,
 }
 
 impl Case {
@@ -89,6 +91,12 @@ impl Case {
                 action: *action,
             })
             .collect();
+        if let Some((action, listed)) = self.settings.dmarc {
+            settings.dmarc_mitigate_action = action;
+            if listed {
+                settings.dmarc_addresses = vec!["^anne@".into()];
+            }
+        }
         for (key, entry) in &self.settings.legacy {
             let list = match *key {
                 "accept" => &mut settings.accept_these_nonmembers,
@@ -276,6 +284,29 @@ fn each_way_to_and_around_a_refusal() {
             "hold",
         ),
         (
+            "dmarc reject before moderation accepts",
+            Case {
+                facts: MessageFacts {
+                    dmarc: FromDmarc::Strict,
+                    ..MessageFacts::default()
+                },
+                ..Case::post(&[FROM_ANNE, SUBJECT])
+                    .sender("anne@example.com", MEMBER, Some(Accept))
+                    .with(|s| s.dmarc = Some((DmarcMitigateAction::Reject, false)))
+            },
+            "reject",
+        ),
+        (
+            "dmarc discard by dmarc_addresses",
+            member().with(|s| s.dmarc = Some((DmarcMitigateAction::Discard, true))),
+            "discard",
+        ),
+        (
+            "dmarc munge accepts",
+            member().with(|s| s.dmarc = Some((DmarcMitigateAction::MungeFrom, true))),
+            "accept",
+        ),
+        (
             "owner mail",
             Case {
                 facts: MessageFacts {
@@ -376,6 +407,16 @@ fn case() -> impl Strategy<Value = Case> {
         prop::bool::weighted(0.1),
         any::<bool>(),
         prop::collection::vec(header_match(), 0..3),
+        prop::option::of((
+            prop_oneof![
+                Just(DmarcMitigateAction::NoMitigation),
+                Just(DmarcMitigateAction::MungeFrom),
+                Just(DmarcMitigateAction::WrapMessage),
+                Just(DmarcMitigateAction::Reject),
+                Just(DmarcMitigateAction::Discard),
+            ],
+            prop::bool::weighted(0.3),
+        )),
         prop::collection::vec(
             (
                 prop_oneof![
@@ -393,7 +434,15 @@ fn case() -> impl Strategy<Value = Case> {
         ),
     )
         .prop_map(
-            |(member_action, nonmember_action, emergency, password, header_matches, legacy)| {
+            |(
+                member_action,
+                nonmember_action,
+                emergency,
+                password,
+                header_matches,
+                dmarc,
+                legacy,
+            )| {
                 Settings {
                     member_action,
                     nonmember_action,
@@ -401,17 +450,31 @@ fn case() -> impl Strategy<Value = Case> {
                     password,
                     header_matches,
                     legacy,
+                    dmarc,
                 }
             },
         );
-    let facts = (any::<bool>(), prop::bool::weighted(0.1), 0u64..60_000).prop_map(
-        |(moderator_approved, to_owner, original_size)| MessageFacts {
-            original_size,
-            moderator_approved,
-            to_owner,
-            ..MessageFacts::default()
-        },
-    );
+    let dmarc = prop_oneof![
+        Just(FromDmarc::NotLookedUp),
+        Just(FromDmarc::Strict),
+        Just(FromDmarc::Lax),
+        Just(FromDmarc::Failed),
+    ];
+    let facts = (
+        any::<bool>(),
+        prop::bool::weighted(0.1),
+        0u64..60_000,
+        dmarc,
+    )
+        .prop_map(
+            |(moderator_approved, to_owner, original_size, dmarc)| MessageFacts {
+                original_size,
+                moderator_approved,
+                to_owner,
+                dmarc,
+                ..MessageFacts::default()
+            },
+        );
     (
         prop::collection::vec(header(), 0..6),
         prop_oneof![

@@ -7,11 +7,14 @@
 //! Relative paths resolve against the directory holding the config file, or the current
 //! directory when there is none. Every error is one line naming the file and the key.
 
+mod arc;
 mod archive;
 mod digests;
 mod dkim;
+mod dns;
 mod http;
 mod raw;
+mod smtp_security;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -80,14 +83,20 @@ pub struct SmtpSettings {
     pub delivery_retry_period: Duration,
     pub retry_initial_delay: Duration,
     pub retry_max_delay: Duration,
+    /// TLS to the relay (`tls`, `tls_verify`, `tls_ca_file`, `tls_server_name`).
+    pub tls: mailcast_outbound::TlsConfig,
+    /// SMTP AUTH to the relay (`auth_*`); `Debug` hides the password.
+    pub auth: Option<mailcast_outbound::Credentials>,
 }
 
+pub use arc::ArcSettings;
 pub use archive::{ArchiverSettings, HyperKittySettings};
 pub use digests::DigestSettings;
 pub use dkim::{
     DkimKeySettings, DkimSettings, default_key_path as default_dkim_key_path,
     is_label_list as is_dkim_selector,
 };
+pub use dns::DnsSettings;
 pub use http::{RestSettings, WebSettings};
 
 /// Postfix map flavour (Mailman 3's `transport_file_type`).
@@ -174,6 +183,10 @@ pub struct Settings {
     pub digests: DigestSettings,
     /// `[dkim."<list domain>"]`: the keys outgoing mail is signed with, by list domain.
     pub dkim: DkimSettings,
+    /// `[arc]`: validation of incoming and sealing of outgoing mail; `None` when off.
+    pub arc: Option<ArcSettings>,
+    /// `[dns]`: the resolver (DMARC policies, DKIM and ARC keys).
+    pub dns: DnsSettings,
 }
 
 impl Settings {
@@ -241,7 +254,7 @@ impl Settings {
         let var_dir = resolve(&raw.paths.var_dir);
         let database_url = resolve_database_url(&raw.database.url, &resolve)?;
         let lmtp = lmtp_settings(&raw.lmtp, &resolve)?;
-        let smtp = smtp_settings(&raw.smtp)?;
+        let smtp = smtp_settings(&raw.smtp, &resolve)?;
         let rest = http::rest_settings(&raw.rest)?;
         let web = http::web_settings(&raw.web)?;
         let hostname = match raw.site.hostname.clone() {
@@ -300,6 +313,8 @@ impl Settings {
             archivers: ArchiverSettings::from_raw(&raw.archiver)?,
             digests: DigestSettings::from_raw(&raw.digests)?,
             dkim: dkim::dkim_settings(&raw.dkim, &resolve)?,
+            arc: arc::arc_settings(&raw.arc, &resolve)?,
+            dns: DnsSettings::from_raw(&raw.dns)?,
         })
     }
 
@@ -460,10 +475,14 @@ fn site_policy(raw: &raw::RawSite, hostname: &str) -> anyhow::Result<SitePolicy>
     })
 }
 
-fn smtp_settings(raw: &raw::RawSmtp) -> anyhow::Result<SmtpSettings> {
+fn smtp_settings(
+    raw: &raw::RawSmtp,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> anyhow::Result<SmtpSettings> {
     if raw.host.trim().is_empty() {
         bail!("key `smtp.host`: must not be empty");
     }
+    let (tls, auth) = smtp_security::security(raw, resolve)?;
     let retry = Span::parse_cli(&raw.delivery_retry_period)
         .map_err(|e| anyhow::anyhow!("key `smtp.delivery_retry_period`: {e}"))?;
     Ok(SmtpSettings {
@@ -499,6 +518,8 @@ fn smtp_settings(raw: &raw::RawSmtp) -> anyhow::Result<SmtpSettings> {
             raw.retry_max_delay,
             "smtp.retry_max_delay",
         )?),
+        tls,
+        auth,
     })
 }
 

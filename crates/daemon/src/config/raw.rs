@@ -25,6 +25,10 @@ pub struct RawConfig {
     pub digests: super::digests::RawDigests,
     /// `[dkim."<list domain>"]`: signing keys.
     pub dkim: std::collections::BTreeMap<String, super::dkim::RawDkimKey>,
+    /// `[arc]`: Mailman's `[ARC]`.
+    pub arc: super::arc::RawArc,
+    /// `[dns]`: the resolver.
+    pub dns: super::dns::RawDns,
 }
 
 /// `[paths]`.
@@ -134,6 +138,16 @@ pub struct RawSmtp {
     pub delivery_retry_period: String,
     pub retry_initial_delay: u64,
     pub retry_max_delay: u64,
+    /// TLS and AUTH to the relay (`config/smtp_security.rs`).
+    pub tls: String,
+    pub tls_verify: bool,
+    pub tls_ca_file: Option<String>,
+    pub tls_server_name: Option<String>,
+    pub auth_user: Option<String>,
+    pub auth_password: Option<String>,
+    pub auth_password_file: Option<String>,
+    pub auth_mechanism: Option<String>,
+    pub auth_allow_plaintext: bool,
 }
 
 impl Default for RawSmtp {
@@ -156,6 +170,15 @@ impl Default for RawSmtp {
             delivery_retry_period: "5d".into(),
             retry_initial_delay: 60,
             retry_max_delay: 3600,
+            tls: "off".into(),
+            tls_verify: true,
+            tls_ca_file: None,
+            tls_server_name: None,
+            auth_user: None,
+            auth_password: None,
+            auth_password_file: None,
+            auth_mechanism: None,
+            auth_allow_plaintext: false,
         }
     }
 }

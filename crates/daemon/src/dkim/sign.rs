@@ -83,20 +83,7 @@ impl DomainSigner {
     /// The `h=` names for this message's header block, before mail-auth adds the instances
     /// it finds (see the module documentation).
     pub fn header_names(&self, message: &[u8]) -> Vec<String> {
-        let present = field_names(message);
-        let mut names = Vec::with_capacity(self.headers.len() + 8);
-        for name in &self.headers {
-            names.push(name.clone());
-            let there = present
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(name.as_bytes()));
-            if there && oversigned(name) {
-                // mail-auth signs every instance of a name it lists and names each listed
-                // name it did not find once more: a repeated name is that extra one.
-                names.push(name.clone());
-            }
-        }
-        names
+        header_names(&self.headers, message)
     }
 
     /// The `DKIM-Signature` header (with its CRLF) for `message`, which must already have
@@ -136,6 +123,26 @@ impl DomainSigner {
         message.splice(0..0, header);
         Ok(())
     }
+}
+
+/// The `h=` names for `message` from the `configured` ones, before mail-auth adds the
+/// instances it finds: the over-signed names present in the message named twice (see the
+/// module documentation). ARC's message signature uses it too ([`crate::arc::Sealer`]).
+pub fn header_names(configured: &[String], message: &[u8]) -> Vec<String> {
+    let present = field_names(message);
+    let mut names = Vec::with_capacity(configured.len() + 8);
+    for name in configured {
+        names.push(name.clone());
+        let there = present
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(name.as_bytes()));
+        if there && oversigned(name) {
+            // mail-auth signs every instance of a name it lists and names each listed
+            // name it did not find once more: a repeated name is that extra one.
+            names.push(name.clone());
+        }
+    }
+    names
 }
 
 /// Whether `name` is over-signed: From, Subject, Date and the `List-*` headers.

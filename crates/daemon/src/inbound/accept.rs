@@ -61,6 +61,8 @@ pub struct Acceptor {
     posting: Arc<Posting>,
     spool: Spool,
     committer: Committer,
+    /// The resolver for DMARC policies at LMTP time.
+    dns: Option<crate::dns::Dns>,
 }
 
 impl Acceptor {
@@ -80,7 +82,14 @@ impl Acceptor {
             posting,
             spool,
             committer,
+            dns: None,
         }
+    }
+
+    /// Looks up DMARC policies at LMTP time with `dns` (else the incoming runner does).
+    pub fn with_dns(mut self, dns: crate::dns::Dns) -> Acceptor {
+        self.dns = Some(dns);
+        self
     }
 
     pub fn session_config(&self) -> Arc<SessionConfig> {
@@ -189,7 +198,8 @@ impl Acceptor {
         let mut stored = Vec::new();
         // What the posting rules see: the whole message, or only its header section when the
         // body was spilled to disk.
-        let mut planner = Planner::new(&snapshot, &self.posting, &reverse_path, &message, size);
+        let mut planner = Planner::new(&snapshot, &self.posting, &reverse_path, &message, size)
+            .with_dns(self.dns.as_ref());
         if spill.is_some() {
             planner = planner.headers_only();
         }

@@ -16,17 +16,25 @@
 //!
 //! A [`Planner`] parses the message once, on its first posting-address recipient, and keeps
 //! the parse and the senders for the others. It does not touch the spool or write anything.
+//!
+//! DMARC: when a list's `dmarc-mitigation` rule needs the From domain's policy
+//! ([`domain_to_query`]) and the planner has a resolver ([`Planner::with_dns`]), it looks the
+//! policy up once per domain, runs the early chain on it (so `dmarc_mitigate_action=reject`
+//! is a 550 now) and carries the result in the envelope's `attrs.dmarc`
+//! ([`crate::dns::dmarc::carry`]) so that the runner judges on the same facts.
 
 use mailcast_model::Subaddress;
 use mailcast_model::recipient::{self, Destination};
 use mailcast_pipeline::Refusal;
 use mailcast_pipeline::chain::{self, Early};
-use mailcast_pipeline::context::MessageFacts;
+use mailcast_pipeline::context::{FromDmarc, MessageFacts};
 use mailcast_pipeline::message::Message;
 use mailcast_pipeline::rules::RuleContext;
+use mailcast_pipeline::rules::dmarc_mitigation::domain_to_query;
 use mailcast_spool::{Envelope, Stage};
 
 use crate::directory::{ListInfo, Snapshot};
+use crate::dns::{Dns, dmarc};
 use crate::posting::Posting;
 
 /// The decision for one recipient.
@@ -101,6 +109,10 @@ pub struct Planner<'a> {
     /// `message` is the header section only (the body was spilled to disk).
     headers_only: bool,
     parsed: Option<Parsed<'a>>,
+    /// The resolver for DMARC policies; without one, the runner looks them up.
+    dns: Option<&'a Dns>,
+    /// The policies found so far, by From domain.
+    dmarc_found: Vec<(String, FromDmarc)>,
 }
 
 /// What every posting-address recipient of a message shares.
@@ -128,7 +140,15 @@ impl<'a> Planner<'a> {
             original_size,
             headers_only: false,
             parsed: None,
+            dns: None,
+            dmarc_found: Vec::new(),
         }
+    }
+
+    /// Looks up DMARC policies with `dns` when a list's rule needs them.
+    pub fn with_dns(mut self, dns: Option<&'a Dns>) -> Planner<'a> {
+        self.dns = dns;
+        self
     }
 
     /// Marks `message` as the header section alone: a verdict the body could overturn is
@@ -145,11 +165,15 @@ impl<'a> Planner<'a> {
             Ok(d) => d,
             Err(refusal) => return Ok(Plan::Refuse(refusal)),
         };
+        let mut found = FromDmarc::NotLookedUp;
         if dest.subaddress == Subaddress::Post
             && let Some(list) = self.snapshot.list(&dest.list)
-            && let Some(decided) = self.early_refusal(&list).await?
         {
-            return Ok(decided);
+            let (decided, dmarc) = self.early_refusal(&list).await?;
+            if let Some(decided) = decided {
+                return Ok(decided);
+            }
+            found = dmarc;
         }
         let mut envelope = Envelope::new(
             stage_for(dest.subaddress),
@@ -159,11 +183,18 @@ impl<'a> Planner<'a> {
         );
         envelope.subaddress = dest.subaddress.canonical_name().map(String::from);
         envelope.extension = dest.extension;
+        if let Some(value) = dmarc::carry::to_attr(found) {
+            envelope.attrs.insert(dmarc::carry::ATTR.into(), value);
+        }
         Ok(Plan::Store(envelope))
     }
 
-    /// The early chain for a post to `list`: `Some` when the post is refused or discarded.
-    async fn early_refusal(&mut self, list: &ListInfo) -> anyhow::Result<Option<Plan>> {
+    /// The early chain for a post to `list`: `Some` when the post is refused or discarded;
+    /// with the DMARC policy it was judged on.
+    async fn early_refusal(
+        &mut self,
+        list: &ListInfo,
+    ) -> anyhow::Result<(Option<Plan>, FromDmarc)> {
         let counter = self.snapshot.change_counter;
         let list_ctx = self.posting.context(list, counter);
         let sender = (!self.mail_from.is_empty()).then_some(self.mail_from);
@@ -179,8 +210,22 @@ impl<'a> Planner<'a> {
             .posting
             .sender_facts(&list.address, &parsed.senders, counter)
             .await?;
+        let dmarc = match domain_to_query(&parsed.message, &list_ctx) {
+            Some(domain) if self.dns.is_some() => {
+                match self.dmarc_found.iter().find(|(d, _)| *d == domain) {
+                    Some((_, found)) => *found,
+                    None => {
+                        let found = dmarc::facts_for(self.dns, &domain).await;
+                        self.dmarc_found.push((domain, found));
+                        found
+                    }
+                }
+            }
+            _ => FromDmarc::NotLookedUp,
+        };
         let msg_facts = MessageFacts {
             original_size: self.original_size,
+            dmarc,
             ..MessageFacts::default()
         };
         let ctx = RuleContext::for_senders(
@@ -200,14 +245,15 @@ impl<'a> Planner<'a> {
                 .as_ref()
                 .is_some_and(|p| !p.0.is_empty());
         if body_may_approve {
-            return Ok(None);
+            return Ok((None, dmarc));
         }
-        Ok(match chain::early(&ctx) {
+        let decided = match chain::early(&ctx) {
             Early::Refuse(refusal) => Some(Plan::Refuse(refusal)),
             // With `forward_auto_discards` the runner discards it and tells the moderators.
             Early::Discard(_) if list.settings.forward_auto_discards => None,
             Early::Discard(reasons) => Some(Plan::Discard(reasons.join("; "))),
             Early::Store => None,
-        })
+        };
+        Ok((decided, dmarc))
     }
 }

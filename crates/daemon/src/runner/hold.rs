@@ -99,6 +99,10 @@ async fn write_held_entry(
         hold.sender.clone().unwrap_or_default().into(),
     );
     attrs.insert(TOKEN.into(), token.clone().into());
+    // The DMARC policy found at LMTP time, for the approved post's mitigation.
+    if let Some(found) = parent.attrs.get(crate::dns::dmarc::carry::ATTR) {
+        attrs.insert(crate::dns::dmarc::carry::ATTR.into(), found.clone());
+    }
     let (id, body) = (held_id.clone(), hold.message.clone());
     ctx.on_spool(
         move |spool| match spool.write_entry(Stage::Held, meta, &body) {

@@ -2,7 +2,8 @@
 //! and `pipeline` runners).
 //!
 //! For each entry: resolve the list (gone: shunt), apply the intake fix-ups if the entry was
-//! adopted without them (`attrs.fixed_up == false`, Maildir), then
+//! adopted without them (`attrs.fixed_up == false`, Maildir), validate its authenticity when
+//! `[arc]` is on ([`crate::arc::Authenticity`]: our `Authentication-Results` on top), then
 //! - `-owner` mail: Mailman's owner chain accepts it; it is forwarded unmodified to the
 //!   owners and moderators (job `<id>.owner`, envelope sender the site owner);
 //! - a post: run the posting chain (skipped for a post a moderator approved, which gets
@@ -10,6 +11,9 @@
 //!   - accept: content filtering (`incoming/filtered.rs` when it takes the whole post
 //!     away), then take a post number, run the handlers, and create the delivery job to the
 //!     members (`<id>.out`; the poster is left out when their `receive_own_postings` is off);
+//!     when `dmarc-mitigation` flagged the post (or the list mitigates unconditionally), the
+//!     members' copy alone is munged or wrapped (`handlers::dmarc`, with the poster's roster
+//!     name when From has none); the archive and digest copies keep the author's From;
 //!   - hold: see [`super::hold`] (entry `<id>.held`, a store row, notices);
 //!   - reject: the rejection notice to the poster (`<id>.nreject`);
 //!   - discard: nothing (logged).
@@ -40,12 +44,14 @@ use jiff::Timestamp;
 use mailcast_model::settings::ResponseAction;
 use mailcast_model::{EmailAddress, ListAddress, MemberRole};
 use mailcast_pipeline::chain::{self, Disposition};
+use mailcast_pipeline::context::FromDmarc;
 use mailcast_pipeline::encoded_word::Value as HeaderValue;
 use mailcast_pipeline::handlers::mime_delete::{self, Outcome};
 use mailcast_pipeline::handlers::{self, ProcessOptions};
 use mailcast_pipeline::message::Message;
 use mailcast_pipeline::rewrite::Rewrite;
 use mailcast_pipeline::rules::RuleContext;
+use mailcast_pipeline::rules::dmarc_mitigation::domain_to_query;
 use mailcast_pipeline::{ListContext, MessageFacts, intake};
 use mailcast_spool::{Durability, EntryId, EntryMeta, Stage};
 use mailcast_store::ResponseKind;
@@ -59,6 +65,7 @@ use super::hold::{self, NewHold};
 use super::outgoing::{self, Audience};
 use crate::admin::held::{APPROVED, APPROVED_AT};
 use crate::directory::ListInfo;
+use crate::dns::dmarc;
 use crate::outbox::notices::About;
 
 mod filtered;
@@ -104,6 +111,12 @@ async fn load(ctx: &RunnerContext, id: &EntryId) -> anyhow::Result<Entry> {
             .map_err(|e| Unprocessable::error(e.to_string()))?
     } else {
         body
+    };
+    // Mailman's validate-authenticity, before anything reads the message: our
+    // Authentication-Results on top, the untrusted ones gone (`crate::arc`).
+    let body = match &ctx.arc {
+        Some(arc) => arc.authenticity.validate(&body, &meta.mail_from).await,
+        None => body,
     };
     let message = Message::parse(&body)
         .map_err(|e| Unprocessable::error(format!("the message cannot be parsed: {e}")))?;
@@ -196,10 +209,48 @@ async fn autorespond(
     Ok((queued, action == ResponseAction::RespondAndDiscard))
 }
 
+/// The DMARC policy the chain judges on: the one found at LMTP time when the entry carries
+/// it, else looked up now if the list's rule needs it.
+async fn dmarc_facts(
+    ctx: &RunnerContext,
+    meta: &EntryMeta,
+    message: &Message<'_>,
+    list_ctx: &ListContext,
+) -> FromDmarc {
+    if let Some(found) = dmarc::carry::from_attr(meta.attrs.get(dmarc::carry::ATTR)) {
+        return found;
+    }
+    match domain_to_query(message, list_ctx) {
+        Some(domain) => dmarc::facts_for(ctx.dns.as_ref(), &domain).await,
+        None => FromDmarc::NotLookedUp,
+    }
+}
+
+/// Whether a post a moderator approved is to be mitigated: the chain is skipped, so the
+/// `dmarc-mitigation` rule alone runs again, on the policy the held entry carries (Mailman
+/// keeps `msgdata['dmarc']` with the held message).
+async fn approved_dmarc(
+    ctx: &RunnerContext,
+    meta: &EntryMeta,
+    message: &Message<'_>,
+    list_ctx: &ListContext,
+    envelope_sender: Option<&str>,
+) -> bool {
+    let facts = MessageFacts {
+        original_size: meta.original_size,
+        dmarc: dmarc_facts(ctx, meta, message, list_ctx).await,
+        ..MessageFacts::default()
+    };
+    let rule = RuleContext::new(message, list_ctx, &[], envelope_sender, facts);
+    mailcast_pipeline::rules::dmarc_mitigation::check(&rule).dmarc
+}
+
 /// What the posting chain decided, with what each outcome needs.
 enum Decision {
     Accept {
         message: Vec<u8>,
+        /// `dmarc-mitigation` flagged it: the members' copy may be munged or wrapped.
+        dmarc: bool,
     },
     Hold {
         message: Vec<u8>,
@@ -229,6 +280,7 @@ async fn post(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<Vec<Work>> {
     let decision = if entry.meta.attrs.get(APPROVED) == Some(&Value::Bool(true)) {
         Decision::Accept {
             message: mark_approved(&message, &entry.meta),
+            dmarc: approved_dmarc(ctx, &entry.meta, &message, &list_ctx, envelope_sender).await,
         }
     } else {
         let senders = message.senders(envelope_sender);
@@ -238,6 +290,7 @@ async fn post(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<Vec<Work>> {
             .await?;
         let msg_facts = MessageFacts {
             original_size: entry.meta.original_size,
+            dmarc: dmarc_facts(ctx, &entry.meta, &message, &list_ctx).await,
             ..MessageFacts::default()
         };
         let result = chain::run(&RuleContext::new(
@@ -251,6 +304,7 @@ async fn post(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<Vec<Work>> {
         match result.disposition {
             Disposition::Accept => Decision::Accept {
                 message: result.annotate(&entry.body),
+                dmarc: result.dmarc,
             },
             Disposition::Hold => Decision::Hold {
                 message: result.annotate(&entry.body),
@@ -264,7 +318,7 @@ async fn post(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<Vec<Work>> {
     let id = entry.meta.id.clone();
     let (result, children) = match decision {
         // Content filtering (Mailman's mime-delete) first: it may take the whole post away.
-        Decision::Accept { message } => match mime_delete::run(&message, &list_ctx)
+        Decision::Accept { message, dmarc } => match mime_delete::run(&message, &list_ctx)
             .map_err(|e| Unprocessable::error(e.to_string()))?
         {
             outcome @ (Outcome::Unchanged | Outcome::Filtered(_)) => {
@@ -274,7 +328,7 @@ async fn post(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<Vec<Work>> {
                 };
                 (
                     "accepted",
-                    accept(ctx, &entry, &list_ctx, message, sender).await?,
+                    accept(ctx, &entry, &list_ctx, message, sender, dmarc).await?,
                 )
             }
             Outcome::Disposed(disposal) => {
@@ -343,6 +397,7 @@ async fn accept(
     list_ctx: &ListContext,
     message: Vec<u8>,
     sender: Option<String>,
+    dmarc: bool,
 ) -> anyhow::Result<Vec<Work>> {
     let post_number = post_number(ctx, entry).await?;
     let plan = outgoing::mode::plan_for_post(&ctx.settings.smtp, &entry.list.settings, post_number);
@@ -353,7 +408,20 @@ async fn accept(
         anonymous_message_id: &anonymous_id,
         remove_dkim_headers: ctx.settings.mta.remove_dkim_headers,
     };
-    let processed = handlers::process_parts(&message, list_ctx, &options)
+    // Mailman's dmarc handler: the members' copy munged or wrapped; archive and digest get
+    // the post as it is.
+    let wrapper_id = format!("<{}.dmarc@{}>", entry.meta.id, entry.list.address.domain());
+    let member_name = match handlers::dmarc::treatment(list_ctx, dmarc) {
+        Some(_) => roster_name(ctx, &entry.list.address, sender.as_deref()).await?,
+        None => None,
+    };
+    let mitigation = handlers::dmarc::Mitigation {
+        flagged: dmarc,
+        original_sender: sender.as_deref().unwrap_or(&entry.meta.mail_from),
+        member_name: member_name.as_deref(),
+        message_id: &wrapper_id,
+    };
+    let processed = handlers::process_for_members(&message, list_ctx, &options, Some(&mitigation))
         .map_err(|e| Unprocessable::error(format!("the handlers cannot parse the post: {e}")))?;
     // Mailman's to-archive: the copy after the header handlers, a sibling of the delivery job.
     let archive =
@@ -445,6 +513,30 @@ async fn post_number(ctx: &RunnerContext, entry: &Entry) -> anyhow::Result<u64> 
     })
     .await?;
     Ok(n)
+}
+
+/// The poster's display name on the list's roster (as a member, else any role), which a
+/// munged From uses when the post's From has none.
+async fn roster_name(
+    ctx: &RunnerContext,
+    list: &ListAddress,
+    sender: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    let Some(address) = sender.and_then(|s| EmailAddress::parse(s).ok()) else {
+        return Ok(None);
+    };
+    let memberships = ctx.store.member(list, &address).await?;
+    let named = |m: &&mailcast_store::Member| {
+        m.display_name
+            .as_deref()
+            .is_some_and(|n| !n.trim().is_empty())
+    };
+    Ok(memberships
+        .iter()
+        .filter(named)
+        .find(|m| m.role == MemberRole::Member)
+        .or_else(|| memberships.iter().find(named))
+        .and_then(|m| m.display_name.clone()))
 }
 
 /// The poster, if they are a member who does not want their own posts back. Only the

@@ -104,6 +104,10 @@ pub struct RunnerContext {
     pub one_click: Option<crate::oneclick::OneClickLinks>,
     /// The DKIM signers of the list domains with a key (`[dkim."<domain>"]`).
     pub dkim: crate::dkim::Signers,
+    /// The resolver (DMARC policies, DKIM/ARC keys); `None` in a process started without one.
+    pub dns: Option<crate::dns::Dns>,
+    /// `[arc]`: validation of incoming messages and the seal of outgoing copies, when on.
+    pub arc: Option<crate::arc::ArcSite>,
 }
 
 impl RunnerContext {
@@ -148,7 +152,21 @@ impl RunnerContext {
             shutdown,
             one_click: None,
             dkim: crate::dkim::Signers::default(),
+            dns: None,
+            arc: None,
         }
+    }
+
+    /// The context with the daemon's resolver.
+    pub fn with_dns(mut self, dns: crate::dns::Dns) -> RunnerContext {
+        self.dns = Some(dns);
+        self
+    }
+
+    /// The context with ARC validation and sealing (`[arc]`).
+    pub fn with_arc(mut self, arc: Option<crate::arc::ArcSite>) -> RunnerContext {
+        self.arc = arc;
+        self
     }
 
     /// The context with one-click unsubscribe URLs in personalized copies.
@@ -204,6 +222,8 @@ pub fn relay_config(smtp: &SmtpSettings) -> RelayConfig {
             data: smtp.data_timeout,
         },
         use_chunking: smtp.use_chunking,
+        tls: smtp.tls.clone(),
+        auth: smtp.auth.clone(),
         ..RelayConfig::default()
     }
 }

@@ -203,6 +203,7 @@ virtual    unix - n n - - virtual
 lmtp       unix - - n - - lmtp
 anvil      unix - - n - 1 anvil
 scache     unix - - n - 1 scache
+tlsmgr     unix - - n 1000? 1 tlsmgr
 postlog    unix-dgram n - n - 1 postlogd
 "
     )

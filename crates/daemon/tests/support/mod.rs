@@ -9,6 +9,9 @@
 //! Include it with `mod support;` from a test file.
 #![allow(dead_code)] // Each test file uses its own part of this module.
 
+/// NSD on loopback: the real DNS server of the DMARC, DKIM and ARC tests.
+pub mod nsd;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -344,11 +344,6 @@ list_settings! {
 pub const NOT_ACTED_ON: &[&str] = &[
     "advertised",
     "archive_rendering_mode",
-    "dmarc_addresses",
-    "dmarc_mitigate_action",
-    "dmarc_mitigate_unconditionally",
-    "dmarc_moderation_notice",
-    "dmarc_wrapped_message_text",
     "gateway_to_mail",
     "gateway_to_news",
     "linked_newsgroup",

@@ -1,6 +1,6 @@
 //! The service extensions a server announced in its EHLO or LHLO reply.
 //!
-//! Only the extensions the client acts on, or that a later seam (STARTTLS, AUTH) will need, are
+//! Only the extensions the client acts on are
 //! kept. Keywords are matched case-insensitively; unknown ones are ignored, as RFC 5321 asks.
 
 /// What the server offers, from its EHLO/LHLO reply.
@@ -18,9 +18,9 @@ pub struct Capabilities {
     pub smtputf8: bool,
     /// CHUNKING (RFC 3030): BDAT.
     pub chunking: bool,
-    /// STARTTLS (RFC 3207). Not used yet; kept for the TLS seam.
+    /// STARTTLS (RFC 3207).
     pub starttls: bool,
-    /// The SASL mechanisms after AUTH (RFC 4954), upper-cased. Not used yet; kept for the AUTH seam.
+    /// The SASL mechanisms after AUTH (RFC 4954), upper-cased.
     pub auth: Vec<String>,
     /// ENHANCEDSTATUSCODES (RFC 2034).
     pub enhanced_status_codes: bool,

@@ -383,7 +383,12 @@ impl Exchange {
                     return Err((SessionErrorKind::Refused(reply), Stage::Rset));
                 }
             }
-            Expect::Greeting | Expect::Hello | Expect::Helo | Expect::Quit => {
+            Expect::Greeting
+            | Expect::Hello
+            | Expect::Helo
+            | Expect::StartTls
+            | Expect::Auth(_)
+            | Expect::Quit => {
                 let violation = format!("reply {reply} for {expect:?} inside a transaction");
                 return Err((SessionErrorKind::Protocol(violation), expect.stage()));
             }

@@ -19,9 +19,11 @@
 //!
 //! Replies are parsed with smtp-proto's `ResponseReceiver`; bytes after the replies a step
 //! needed stay buffered for the next step. Failure classification lives in `crate::trouble`.
-//! STARTTLS and AUTH are not implemented; their seam is between the hello and the first
-//! transaction (`session`), and the capabilities they need are already parsed.
+//! STARTTLS and AUTH run between the hello and the first transaction (`session`, `auth`); the
+//! TLS handshake itself is the shell's, which the session asks for with
+//! [`Session::wants_tls`].
 
+mod auth;
 mod body;
 mod capabilities;
 mod command;

@@ -60,7 +60,6 @@ impl ReplyReader {
     }
 
     /// Whether bytes are buffered that no reply has consumed yet.
-    #[cfg(test)]
     pub(crate) fn has_unread(&self) -> bool {
         self.start < self.input.len()
     }

@@ -19,7 +19,15 @@
 //! (a server that closed an idle connection under us) runs again once on a fresh connection,
 //! which cannot duplicate the message.
 //!
-//! Not here: retries with backoff, MX lookup, TLS and AUTH (seams: `Connection`).
+//! TLS and AUTH are set up when a connection is opened (`Connection::connect_secured`); a
+//! failure there (no STARTTLS on offer when it is required, a failed handshake or certificate
+//! check, refused credentials) is a session failure like an unreachable relay: every
+//! recipient waiting for the connection is deferred, and the reason is logged once per outage.
+//! With `opportunistic`, a failed handshake is followed at once by a plain session on a new
+//! connection (as Postfix's `may` does): the relay's certificate is not checked in that mode,
+//! so whoever can break the handshake could as well strip STARTTLS from the EHLO reply.
+//!
+//! Not here: retries with backoff, MX lookup.
 
 mod deliver;
 mod pool;
@@ -35,6 +43,9 @@ use crate::connection::{Connection, Target};
 use crate::envelope::Envelope;
 use crate::outcome::RcptOutcome;
 use crate::protocol::SessionConfig;
+use crate::security::{SessionSecurity, TlsMode};
+use crate::tls::TlsClient;
+use crate::trouble::{SessionErrorKind, Stage};
 use pool::Pool;
 pub use run::MessageSource;
 
@@ -63,6 +74,9 @@ struct Inner {
     config: RelayConfig,
     target: Target,
     session: SessionConfig,
+    security: SessionSecurity,
+    /// The TLS client, or why it could not be built (every connection then fails with it).
+    tls: Result<Option<Arc<TlsClient>>, String>,
     permits: Semaphore,
     pool: Pool,
     reaper_started: AtomicBool,
@@ -83,9 +97,17 @@ struct Attempt {
 impl Relay {
     /// A relay with an empty pool; connections are opened on demand.
     pub fn new(config: RelayConfig) -> Relay {
+        let tls = TlsClient::new(&config.tls, &config.host)
+            .map(|client| client.map(Arc::new))
+            .map_err(|error| error.to_string());
+        if let Err(error) = &tls {
+            tracing::error!(relay = %config.target(), %error, "TLS to the relay cannot be set up; mail to it is deferred");
+        }
         let inner = Inner {
             target: config.target(),
             session: config.session_config(),
+            security: config.session_security(),
+            tls,
             permits: Semaphore::new(config.max_connections.max(1)),
             pool: Pool::default(),
             reaper_started: AtomicBool::new(false),
@@ -196,8 +218,7 @@ impl Relay {
     /// Opens a connection; on failure, the outcome for every recipient that needed it.
     async fn open(&self) -> Result<Connection, RcptOutcome> {
         let inner = &self.inner;
-        let config = &inner.config;
-        match Connection::connect(&inner.target, inner.session.clone(), config.timeouts).await {
+        match self.connect().await {
             Ok(connection) => {
                 inner.connections_opened.fetch_add(1, Ordering::Relaxed);
                 if inner.unreachable.swap(false, Ordering::Relaxed) {
@@ -209,11 +230,43 @@ impl Relay {
                 inner.connect_failures.fetch_add(1, Ordering::Relaxed);
                 // Logged once per outage; every deferred recipient carries the details.
                 if !inner.unreachable.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(relay = %inner.target, %error, "cannot open a session with the relay");
+                    tracing::warn!("cannot open a session with relay {}: {error}", inner.target);
                 }
                 Err(error.unanswered_outcome())
             }
         }
+    }
+
+    /// Connects with the relay's TLS and AUTH settings; with `opportunistic`, a failed
+    /// handshake is followed by a plain session.
+    async fn connect(&self) -> Result<Connection, crate::SessionError> {
+        let inner = &self.inner;
+        let timeouts = inner.config.timeouts;
+        let tls = match &inner.tls {
+            Ok(tls) => tls.clone(),
+            Err(why) => {
+                let kind = SessionErrorKind::Tls(why.clone());
+                return Err(crate::SessionError::new(kind, Stage::Connect));
+            }
+        };
+        let security = inner.security.clone();
+        let session = inner.session.clone();
+        let result =
+            Connection::connect_secured(&inner.target, session, security, tls, timeouts).await;
+        let failed_handshake = matches!(&result, Err(error)
+            if error.stage() == Stage::Tls && matches!(error.kind(), SessionErrorKind::Tls(_)));
+        if !(failed_handshake && inner.security.starttls == TlsMode::Opportunistic) {
+            return result;
+        }
+        if let Err(error) = &result {
+            tracing::warn!(relay = %inner.target, %error, "TLS handshake with the relay failed; going on in plain text ([smtp] tls = \"opportunistic\")");
+        }
+        let plain = SessionSecurity {
+            starttls: TlsMode::Off,
+            ..inner.security.clone()
+        };
+        Connection::connect_secured(&inner.target, inner.session.clone(), plain, None, timeouts)
+            .await
     }
 
     /// Returns a connection after a transaction: to the pool, or closed.

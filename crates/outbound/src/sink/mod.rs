@@ -7,10 +7,14 @@
 //! RSET, QUIT, LMTP's reply per recipient) and its behaviour is scriptable (see `script`):
 //! refusals by sender or recipient, temporary refusals N times then acceptance, delays,
 //! hang-ups. Counters say what it saw; [`Sink::wait_for_recipients`] waits for deliveries.
+//! Given a certificate ([`SinkTls`]) it offers STARTTLS or speaks implicit TLS; given
+//! credentials ([`SinkAuth`]) it offers AUTH PLAIN and LOGIN and wants them before MAIL.
 //!
 //! Behind the `sink` feature: production builds do not carry it. Never for production traffic:
 //! it accepts every recipient, stores everything in memory and has no limits but the script's.
 
+mod auth;
+mod pki;
 mod script;
 mod session;
 mod transaction;
@@ -26,7 +30,13 @@ use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+pub use auth::SinkAuth;
+pub use pki::TestPki;
 pub use script::{Action, Rule, When, reply};
 
 use crate::config::RelayConfig;
@@ -58,6 +68,23 @@ pub struct SinkConfig {
     pub idle_timeout: Option<Duration>,
     /// The scripted behaviour, tried in order.
     pub script: Vec<Rule>,
+    /// TLS: STARTTLS offered, or implicit TLS. `None`: STARTTLS is not offered (454).
+    pub tls: Option<SinkTls>,
+    /// AUTH PLAIN and LOGIN with these credentials, required before MAIL.
+    pub auth: Option<SinkAuth>,
+}
+
+/// The sink's TLS: its certificate and key, and how it is used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkTls {
+    /// The certificate chain, PEM.
+    pub cert_file: PathBuf,
+    /// The private key, PEM (PKCS #8, PKCS #1 or SEC1).
+    pub key_file: PathBuf,
+    /// TLS from the first octet instead of STARTTLS.
+    pub implicit: bool,
+    /// Answer STARTTLS with 220, then hang up instead of the handshake (a broken TLS setup).
+    pub fail_handshake: bool,
 }
 
 impl SinkConfig {
@@ -74,6 +101,8 @@ impl SinkConfig {
             record_data: true,
             idle_timeout: None,
             script: Vec::new(),
+            tls: None,
+            auth: None,
         }
     }
 
@@ -111,6 +140,10 @@ pub struct Received {
     /// How many reads carried the transaction's MAIL, RCPT and DATA/BDAT commands: 1 when the
     /// client pipelined them in one write.
     pub command_reads: u32,
+    /// Whether the transaction came over TLS.
+    pub tls: bool,
+    /// The user the client authenticated as, if it did.
+    pub authenticated: Option<String>,
 }
 
 /// What the sink has seen since it started.
@@ -145,6 +178,12 @@ pub struct SinkCounters {
     /// Reads that returned data: about one per client write, so a client that pipelines
     /// across transactions shows about one read per transaction.
     pub reads: u64,
+    /// TLS handshakes completed (STARTTLS or implicit).
+    pub tls_sessions: u64,
+    /// AUTH exchanges that succeeded.
+    pub auth_successes: u64,
+    /// AUTH exchanges refused with 535.
+    pub auth_failures: u64,
 }
 
 /// [`Sink::wait_for_recipients`] ran out of time.
@@ -174,9 +213,13 @@ enum Endpoint {
 impl Sink {
     /// Starts a sink on 127.0.0.1 with a port of the system's choice.
     pub async fn start(config: SinkConfig) -> io::Result<Sink> {
+        let acceptor = match &config.tls {
+            Some(tls) => Some(acceptor(tls)?),
+            None => None,
+        };
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let shared = Shared::new(config);
+        let shared = Shared::new(config, acceptor);
         let accept = tokio::spawn(accept_tcp(listener, shared.clone()));
         Ok(Sink {
             shared,
@@ -189,7 +232,7 @@ impl Sink {
     pub async fn start_unix(path: impl AsRef<Path>, config: SinkConfig) -> io::Result<Sink> {
         let path = path.as_ref().to_path_buf();
         let listener = UnixListener::bind(&path)?;
-        let shared = Shared::new(config);
+        let shared = Shared::new(config, None);
         let accept = tokio::spawn(accept_unix(listener, shared.clone()));
         Ok(Sink {
             shared,
@@ -276,7 +319,7 @@ async fn accept_tcp(listener: TcpListener, shared: Arc<Shared>) {
                 let id = shared.next_connection();
                 let shared = shared.clone();
                 connections.spawn(async move {
-                    let _ = ServerSession::new(&shared, id).run(stream).await;
+                    let _ = ServerSession::new(&shared, id).serve_tcp(stream).await;
                 });
             }
             Some(_) = connections.join_next() => {}
@@ -293,7 +336,7 @@ async fn accept_unix(listener: UnixListener, shared: Arc<Shared>) {
                 let id = shared.next_connection();
                 let shared = shared.clone();
                 connections.spawn(async move {
-                    let _ = ServerSession::new(&shared, id).run(stream).await;
+                    let _ = ServerSession::new(&shared, id).serve(stream).await;
                 });
             }
             Some(_) = connections.join_next() => {}
@@ -304,6 +347,7 @@ async fn accept_unix(listener: UnixListener, shared: Arc<Shared>) {
 /// State shared by the sink's handle and its connections.
 struct Shared {
     config: SinkConfig,
+    acceptor: Option<TlsAcceptor>,
     state: Mutex<State>,
     delivered: watch::Sender<u64>,
     queue_ids: AtomicU64,
@@ -318,9 +362,10 @@ struct State {
 }
 
 impl Shared {
-    fn new(config: SinkConfig) -> Arc<Shared> {
+    fn new(config: SinkConfig, acceptor: Option<TlsAcceptor>) -> Arc<Shared> {
         Arc::new(Shared {
             config,
+            acceptor,
             state: Mutex::new(State::default()),
             delivered: watch::Sender::new(0),
             queue_ids: AtomicU64::new(1),
@@ -392,4 +437,23 @@ impl Shared {
         }
         Decision::Default
     }
+}
+
+/// The TLS server side from the certificate and key files.
+fn acceptor(tls: &SinkTls) -> io::Result<TlsAcceptor> {
+    let pem = |path: &Path| {
+        std::fs::read(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    };
+    let cert_pem = pem(&tls.cert_file)?;
+    let certs = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| io::Error::other(format!("{}: {e:?}", tls.cert_file.display())))?;
+    let key = PrivateKeyDer::from_pem_slice(&pem(&tls.key_file)?)
+        .map_err(|e| io::Error::other(format!("{}: {e:?}", tls.key_file.display())))?;
+    let config = ServerConfig::builder_with_provider(crate::tls::ring_provider())
+        .with_safe_default_protocol_versions()
+        .and_then(|builder| builder.with_no_client_auth().with_single_cert(certs, key))
+        .map_err(io::Error::other)?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }

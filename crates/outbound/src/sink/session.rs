@@ -5,7 +5,9 @@
 //! `BdatReceiver`. Replies to pipelined commands are collected and flushed once the input read
 //! so far is used up (RFC 2920), or before a scripted delay or hang-up. Several transactions per
 //! connection, RSET, NOOP and QUIT work as in RFC 5321; LMTP answers once per accepted
-//! recipient after the data (RFC 2033). Not here: TLS, AUTH, DSN, VRFY/EXPN beyond a 252/502.
+//! recipient after the data (RFC 2033). With a certificate, STARTTLS (RFC 3207: input
+//! pipelined behind it is thrown away, the session starts over after the handshake) or
+//! implicit TLS; with credentials, AUTH (`auth`). Not here: DSN, VRFY/EXPN beyond a 252/502.
 
 use std::io;
 use std::slice::Iter;
@@ -13,8 +15,10 @@ use std::slice::Iter;
 use smtp_proto::request::receiver::{BdatReceiver, DataReceiver, RequestReceiver};
 use smtp_proto::{Error as ProtoError, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use super::Shared;
+use super::auth::AuthPending;
 use super::script::{Decision, When};
 use super::transaction::Txn;
 use crate::reply::Reply;
@@ -26,6 +30,14 @@ pub(super) enum Flow {
     Close,
     /// Close now (scripted hang-up); what is due is still sent.
     Drop,
+    /// Send what is due (the 220 to STARTTLS), then run the TLS handshake.
+    StartTls,
+}
+
+/// How a run over one stream ended.
+enum Ended {
+    Closed,
+    StartTls,
 }
 
 /// The body being received.
@@ -47,6 +59,14 @@ pub(super) struct ServerSession<'s> {
     pub(super) out: Vec<u8>,
     /// Numbers the reads, to count how many carried a transaction's commands.
     pub(super) read_no: u64,
+    /// The session is encrypted.
+    pub(super) tls: bool,
+    /// The user who authenticated.
+    pub(super) authenticated: Option<String>,
+    /// An AUTH exchange waiting for a continuation line.
+    pub(super) auth_pending: Option<AuthPending>,
+    /// A continuation line received in part.
+    auth_input: Vec<u8>,
 }
 
 impl<'s> ServerSession<'s> {
@@ -60,16 +80,83 @@ impl<'s> ServerSession<'s> {
             body: Body::None,
             out: Vec::new(),
             read_no: 0,
+            tls: false,
+            authenticated: None,
+            auth_pending: None,
+            auth_input: Vec::new(),
         }
     }
 
+    /// Serves a TCP connection: TLS at once (implicit) or after STARTTLS, when configured.
+    pub(super) async fn serve_tcp(mut self, stream: TcpStream) -> io::Result<()> {
+        let Some(acceptor) = self.shared.acceptor.clone() else {
+            return self.serve(stream).await;
+        };
+        let implicit = self
+            .shared
+            .config
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.implicit);
+        if implicit {
+            let stream = acceptor.accept(stream).await?;
+            self.tls = true;
+            self.shared.count(|c| c.tls_sessions += 1);
+            return self.serve(stream).await;
+        }
+        let mut stream = stream;
+        if let Ended::Closed = self.run(&mut stream, true).await? {
+            return Ok(());
+        }
+        if self
+            .shared
+            .config
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.fail_handshake)
+        {
+            self.shared.count(|c| c.dropped += 1);
+            return Ok(());
+        }
+        let mut stream = acceptor.accept(stream).await?;
+        self.shared.count(|c| c.tls_sessions += 1);
+        // RFC 3207 §4.2: everything known before the handshake is forgotten.
+        self.tls = true;
+        self.greeted = false;
+        self.txn = None;
+        self.requests = RequestReceiver::default();
+        self.body = Body::None;
+        self.authenticated = None;
+        self.auth_pending = None;
+        self.auth_input.clear();
+        self.run(&mut stream, false).await.map(|_| ())
+    }
+
     /// Serves the connection until QUIT, a hang-up, or the client going away.
-    pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         mut self,
         mut stream: S,
     ) -> io::Result<()> {
-        let shared = self.shared;
-        let config = &shared.config;
+        self.run(&mut stream, true).await.map(|_| ())
+    }
+
+    /// Greets (unless after STARTTLS) and serves until the end or a STARTTLS.
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        greet: bool,
+    ) -> io::Result<Ended> {
+        if greet {
+            match self.greet(stream).await? {
+                Flow::Continue => {}
+                _ => return Ok(Ended::Closed),
+            }
+        }
+        self.serve_commands(stream).await
+    }
+
+    async fn greet<S: AsyncWrite + Unpin>(&mut self, stream: &mut S) -> io::Result<Flow> {
+        let config = &self.shared.config;
         match self.shared.decide(When::Connect, &[""]).await {
             Decision::Default => {
                 let hostname = &config.hostname;
@@ -81,14 +168,22 @@ impl<'s> ServerSession<'s> {
                 self.say(&reply);
                 if closing {
                     stream.write_all(&self.out).await?;
-                    return Ok(());
+                    return Ok(Flow::Close);
                 }
             }
-            Decision::Drop => return Ok(()),
+            Decision::Drop => return Ok(Flow::Drop),
         }
         stream.write_all(&self.out).await?;
         self.out.clear();
+        Ok(Flow::Continue)
+    }
 
+    async fn serve_commands<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+    ) -> io::Result<Ended> {
+        let shared = self.shared;
+        let config = &shared.config;
         let mut input = vec![0u8; 64 * 1024];
         loop {
             let n = match config.idle_timeout {
@@ -100,26 +195,29 @@ impl<'s> ServerSession<'s> {
                         let line =
                             format!("421 4.4.2 {} Error: timeout exceeded\r\n", config.hostname);
                         stream.write_all(line.as_bytes()).await?;
-                        return Ok(());
+                        return Ok(Ended::Closed);
                     }
                 },
             };
             if n == 0 {
-                return Ok(());
+                return Ok(Ended::Closed);
             }
             self.read_no += 1;
             shared.count(|c| c.reads += 1);
             let mut bytes = input[..n].iter();
-            let flow = self.ingest(&mut bytes, &mut stream).await?;
+            let flow = self.ingest(&mut bytes, stream).await?;
             stream.write_all(&self.out).await?;
+            stream.flush().await?;
             self.out.clear();
             match flow {
                 Flow::Continue => {}
-                Flow::Close => return Ok(()),
+                Flow::Close => return Ok(Ended::Closed),
                 Flow::Drop => {
                     self.shared.count(|c| c.dropped += 1);
-                    return Ok(());
+                    return Ok(Ended::Closed);
                 }
+                // Whatever came behind STARTTLS in this read is thrown away (RFC 3207 §4.2).
+                Flow::StartTls => return Ok(Ended::StartTls),
             }
         }
     }
@@ -131,6 +229,23 @@ impl<'s> ServerSession<'s> {
         stream: &mut S,
     ) -> io::Result<Flow> {
         while !bytes.as_slice().is_empty() {
+            if self.auth_pending.is_some() {
+                let rest = bytes.as_slice();
+                match memchr::memchr(b'\n', rest) {
+                    Some(end) => {
+                        self.auth_input.extend_from_slice(&rest[..end]);
+                        *bytes = rest[end + 1..].iter();
+                        let line = std::mem::take(&mut self.auth_input);
+                        let line = String::from_utf8_lossy(&line);
+                        self.auth_line(line.trim_end_matches('\r'));
+                    }
+                    None => {
+                        self.auth_input.extend_from_slice(rest);
+                        *bytes = [].iter();
+                    }
+                }
+                continue;
+            }
             match &mut self.body {
                 Body::None => {}
                 Body::Data(receiver) => {
@@ -236,7 +351,15 @@ impl<'s> ServerSession<'s> {
                 return Ok(Flow::Close);
             }
             Request::Vrfy { .. } => self.say_line("252 2.0.0 Cannot VRFY user"),
+            Request::StartTls if self.shared.acceptor.is_some() && !self.tls => {
+                self.say_line("220 2.0.0 Ready to start TLS");
+                return Ok(Flow::StartTls);
+            }
             Request::StartTls => self.say_line("454 4.7.0 TLS not available"),
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => self.auth(mechanism, &initial_response),
             _ => {
                 self.shared.count(|c| c.bad_commands += 1);
                 self.say_line("502 5.5.1 Command not implemented");
@@ -264,6 +387,12 @@ impl<'s> ServerSession<'s> {
         }
         if config.chunking {
             lines.push("CHUNKING".into());
+        }
+        if shared.acceptor.is_some() && !self.tls {
+            lines.push("STARTTLS".into());
+        }
+        if config.auth.is_some() && self.authenticated.is_none() {
+            lines.push("AUTH PLAIN LOGIN".into());
         }
         lines.extend(["8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"].map(String::from));
         let last = lines.len() - 1;

@@ -47,6 +47,11 @@ impl ServerSession<'_> {
             self.say_line("503 5.5.1 Nested MAIL command");
             return Ok(Flow::Continue);
         }
+        if self.shared.config.auth.is_some() && self.authenticated.is_none() {
+            self.shared.count(|c| c.mail_refused += 1);
+            self.say_line("530 5.7.0 Authentication required");
+            return Ok(Flow::Continue);
+        }
         let limit = self.shared.config.size.unwrap_or(0);
         if limit > 0 && size as u64 > limit {
             self.shared.count(|c| c.mail_refused += 1);
@@ -248,6 +253,8 @@ impl ServerSession<'_> {
                 rcpts: delivered,
                 bdat: txn.bdat,
                 command_reads: txn.command_reads,
+                tls: self.tls,
+                authenticated: self.authenticated.clone(),
             });
         }
         Ok(flow)

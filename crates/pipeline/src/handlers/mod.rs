@@ -6,6 +6,8 @@
 //!  cook_headers    Precedence, X-BeenThere, Reply-To munging (and Cc for full personalisation)
 //!  subject_prefix  the list's prefix on the Subject, once, with Re: handling
 //!  rfc_2369        List-Id and the List-* headers, List-Archive and Archived-At
+//!                  (archives and digests take the post here)
+//!  dmarc           DMARC mitigation of the members' copy: munge From or wrap the post
 //!  decorate        header and footer texts around the body (MIME-aware)
 //! ```
 //!
@@ -20,6 +22,7 @@
 pub mod cleanse;
 pub mod cook_headers;
 pub mod decorate;
+pub mod dmarc;
 pub mod mime_delete;
 pub mod rfc_2369;
 pub mod subject_prefix;
@@ -67,20 +70,24 @@ pub fn process(
 }
 
 /// What the handlers make of a post: the message after the header handlers (what Mailman
-/// archives: prefixed, cleansed, with the List-* headers, without the footer) and, when
-/// decorating now, the decorated message to distribute.
+/// archives and puts in digests: prefixed, cleansed, with the List-* headers, without the
+/// footer), the members' copy when DMARC mitigation changed it and, when decorating now, the
+/// decorated members' copy to distribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Processed {
     /// After the header handlers.
     pub headed: Vec<u8>,
-    /// With header and footer texts, when `options.decorate` (and decoration applied).
+    /// The members' copy munged or wrapped by [`dmarc`], when it was.
+    pub mitigated: Option<Vec<u8>>,
+    /// The members' copy with header and footer texts, when `options.decorate` (and
+    /// decoration applied).
     pub decorated: Option<Vec<u8>>,
 }
 
 impl Processed {
-    /// The message to distribute.
+    /// The message to distribute to the members.
     pub fn distributed(self) -> Vec<u8> {
-        self.decorated.unwrap_or(self.headed)
+        self.decorated.or(self.mitigated).unwrap_or(self.headed)
     }
 }
 
@@ -89,6 +96,17 @@ pub fn process_parts(
     raw: &[u8],
     list: &ListContext,
     options: &ProcessOptions<'_>,
+) -> Result<Processed, ParseError> {
+    process_for_members(raw, list, options, None)
+}
+
+/// Runs the handlers over an accepted post, with the DMARC mitigation of the members' copy
+/// (between the header handlers and decoration) when `dmarc` is given; see [`Processed`].
+pub fn process_for_members(
+    raw: &[u8],
+    list: &ListContext,
+    options: &ProcessOptions<'_>,
+    dmarc: Option<&dmarc::Mitigation<'_>>,
 ) -> Result<Processed, ParseError> {
     let message = Message::parse(raw)?;
     let ctx = HandlerContext {
@@ -103,15 +121,24 @@ pub fn process_parts(
     subject_prefix::run(&ctx, &mut rewrite);
     rfc_2369::run(&ctx, &mut rewrite);
     let headed = rewrite.finish();
+    let mitigated = match dmarc {
+        Some(mitigation) => dmarc::apply(&Message::parse(&headed)?, list, mitigation),
+        None => None,
+    };
     if !options.decorate {
         return Ok(Processed {
             headed,
+            mitigated,
             decorated: None,
         });
     }
-    let message = Message::parse(&headed)?;
+    let message = Message::parse(mitigated.as_deref().unwrap_or(&headed))?;
     let decorated = decorate::decorate(&message, list);
-    Ok(Processed { headed, decorated })
+    Ok(Processed {
+        headed,
+        mitigated,
+        decorated,
+    })
 }
 
 /// Mailman's "virgin" pipeline for a mail the list writes itself and sends to its members (a

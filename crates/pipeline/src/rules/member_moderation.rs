@@ -26,7 +26,7 @@ pub fn check(ctx: &RuleContext<'_>) -> RuleOutcome {
         reasons: vec!["The message comes from a moderated member".to_string()],
         moderation_sender: Some(member.address.clone()),
         moderation_action: Some(action),
-        rewritten: None,
+        ..RuleOutcome::default()
     }
 }
 

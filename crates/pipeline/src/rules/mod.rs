@@ -11,6 +11,7 @@ pub mod approved;
 pub mod banned_address;
 mod body_lines;
 pub mod digests;
+pub mod dmarc_mitigation;
 pub mod emergency;
 pub mod header_match;
 pub mod implicit_dest;
@@ -122,6 +123,9 @@ pub struct RuleOutcome {
     pub moderation_action: Option<Action>,
     /// For the approved rule: the message with the approval password removed.
     pub rewritten: Option<Vec<u8>>,
+    /// For `dmarc-mitigation`: the post is to be munged or wrapped by the DMARC handler
+    /// (Mailman's `msgdata['dmarc']`), recorded whether the rule hit or not.
+    pub dmarc: bool,
 }
 
 impl RuleOutcome {
@@ -174,6 +178,8 @@ pub enum Rule {
     SuspiciousHeader,
     /// `no-senders`
     NoSenders,
+    /// `dmarc-mitigation`
+    DmarcMitigation,
 }
 
 impl Rule {
@@ -195,6 +201,7 @@ impl Rule {
             Rule::Digests => "digests",
             Rule::SuspiciousHeader => "suspicious-header",
             Rule::NoSenders => "no-senders",
+            Rule::DmarcMitigation => "dmarc-mitigation",
         }
     }
 
@@ -216,6 +223,7 @@ impl Rule {
             Rule::Digests => digests::check(ctx),
             Rule::SuspiciousHeader => suspicious_header::check(ctx),
             Rule::NoSenders => no_senders::check(ctx),
+            Rule::DmarcMitigation => dmarc_mitigation::check(ctx),
         }
     }
 }

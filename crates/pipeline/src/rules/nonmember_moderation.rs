@@ -61,7 +61,7 @@ fn decided(action: Action, sender: Option<&str>, reason: &str) -> RuleOutcome {
         reasons: vec![reason.to_string()],
         moderation_sender: sender.map(str::to_string),
         moderation_action: Some(action),
-        rewritten: None,
+        ..RuleOutcome::default()
     }
 }
 

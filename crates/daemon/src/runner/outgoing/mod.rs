@@ -28,9 +28,9 @@
 //! `mailcast_delivery_transaction_seconds`; one `delivery` tracing span per job.
 //!
 //! Not here: choosing which entries to process and when (the scheduler), bounce *processing*
-//! (probes, disabling members: the bounce runner), ARC sealing, MX lookups. DKIM signing
-//! is [`crate::dkim`]'s; it happens here, after all decoration: once per bulk job, per copy
-//! for personalized jobs.
+//! (probes, disabling members: the bounce runner), MX lookups. ARC sealing
+//! ([`crate::arc::Sealer`]) and DKIM signing ([`crate::dkim`]) happen here, after all
+//! decoration, seal first: once per bulk job, per copy for personalized jobs.
 
 mod bulk;
 mod create;
@@ -160,8 +160,22 @@ fn copies(
         .as_ref()
         .ok()
         .and_then(|list| ctx.dkim.for_domain(list.domain().as_str()));
+    // ARC seals forwarded mail (posts, owner mail) that validation marked as ours; the seal
+    // comes after all decoration and before the DKIM signature.
+    let arc = match job.kind {
+        JobKind::Post | JobKind::Owner => ctx.arc.as_ref().map(|arc| arc.sealer.clone()),
+        JobKind::Notice | JobKind::Digest => None,
+    };
     if job.mode == Mode::Bulk {
-        // One signature for the whole job: every batch sends these bytes.
+        // One seal and one signature for the whole job: every batch sends these bytes.
+        let body = match arc.map(|sealer| sealer.seal(&body)) {
+            Some(Ok(Some(sealed))) => sealed.into(),
+            Some(Err(err)) => {
+                warn!(error = %err, "sending the job without an ARC seal");
+                body
+            }
+            Some(Ok(None)) | None => body,
+        };
         let body = match dkim.map(|signer| signer.sign(&body)) {
             Some(Ok(signed)) => signed.into(),
             Some(Err(err)) => {
@@ -192,6 +206,7 @@ fn copies(
         one_click: (job.kind == JobKind::Post)
             .then(|| ctx.one_click.clone())
             .flatten(),
+        arc,
         dkim,
     })))
 }

@@ -10,8 +10,9 @@
 //! holds a couple of rendered copies per connection in memory. When the list is gone, or the
 //! body does not parse, copies go out as stored (logged once per job). The envelope sender is
 //! the list's `-bounces` address, VERP-encoded when the job says so. With `[web]` configured,
-//! each copy of a post carries its member's one-click unsubscribe URL (RFC 8058). With a DKIM
-//! key for the list's domain, each rendered copy is signed last.
+//! each copy of a post carries its member's one-click unsubscribe URL (RFC 8058). With `[arc]`
+//! on, each rendered copy of a post is sealed; with a DKIM key for the list's domain, each
+//! rendered copy is signed last.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use mailcast_outbound::{EnhancedCode, Message, MessageSource, RcptOutcome, Relay
 use mailcast_pipeline::RecipientFacts;
 use mailcast_pipeline::personalize::Personalizer;
 
+use crate::arc::Sealer;
 use crate::dkim::DomainSigner;
 use crate::oneclick::OneClickLinks;
 use crate::outbox::job::RcptLine;
@@ -41,6 +43,8 @@ pub(super) struct Personalized {
     pub body: Arc<[u8]>,
     /// Makes each member's RFC 8058 one-click URL, when `[web]` is configured.
     pub one_click: Option<OneClickLinks>,
+    /// Seals each rendered copy (ARC) when `[arc]` is on and the job is a post or owner mail.
+    pub arc: Option<Arc<Sealer>>,
     /// Signs each rendered copy as the list's domain, when it has a DKIM key.
     pub dkim: Option<Arc<DomainSigner>>,
 }
@@ -99,8 +103,14 @@ impl Personalized {
             }
             None => message.body.extend_from_slice(&self.body),
         }
-        // Last, after every per-recipient change: a signature per copy (mail-auth 0.13 has
+        // After every per-recipient change: a seal per copy (it covers the rendered body),
+        // then a signature per copy (mail-auth 0.13 has
         // no way to reuse a body hash, and the body differs per member when the footer does).
+        if let Some(sealer) = &self.arc
+            && let Err(err) = sealer.seal_in_place(&mut message.body)
+        {
+            warn!(error = %err, "sending a copy without an ARC seal");
+        }
         if let Some(signer) = &self.dkim
             && let Err(err) = signer.sign_in_place(&mut message.body)
         {

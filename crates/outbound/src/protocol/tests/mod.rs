@@ -2,6 +2,7 @@
 //! byte by byte: the client's bytes and the outcomes must not depend on how reads fall.
 
 mod pipeline;
+mod security;
 
 use super::{Session, SessionConfig, Step};
 use crate::outcome::RcptOutcome;
