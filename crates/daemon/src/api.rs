@@ -732,9 +732,12 @@ async fn inject(admin: &Admin, queue: &str, list: &ListAddress, text: &str) -> O
     )
     .map_err(|e| Failure::Invalid(e.refusal().text))?;
     let snapshot = admin.directory.snapshot();
+    // No DMARC lookup here (the caller is not an MTA to refuse to): the incoming runner
+    // looks the policy up and a `reject` becomes a rejection notice.
     let planned = plan::plan(
         &snapshot,
         admin.posting(),
+        None,
         &rcpt,
         "",
         &fixed,

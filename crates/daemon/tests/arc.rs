@@ -18,10 +18,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use mailcast_outbound::sink::{Received, SinkConfig};
+use support::dkimpy;
 use support::nsd::{Nsd, Zone, silent_server};
 use support::{Site, header, message, post, received_by, sink_port, start_sink, wait_until};
 
@@ -31,23 +32,6 @@ const POSTER: &str = "anne@author.test";
 const MEMBERS: &[&str] = &[POSTER, "bart@example.com", "cleo@example.com"];
 const AUTHSERV_ID: &str = "lists.example.org";
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/arc/dkimpy_arc.py");
-
-fn python() -> Option<PathBuf> {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    let ok = Command::new(&python)
-        .args(["-c", "import dkim, nacl, authres, dns.resolver"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(python);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "dkimpy with ARC support is missing from .venv (run scripts/tools-install.sh)"
-    );
-    eprintln!("skipped: no .venv with dkimpy and authres (run scripts/tools-install.sh)");
-    None
-}
 
 fn run_script(python: &Path, args: &[String]) -> String {
     let out = Command::new(python)
@@ -189,7 +173,9 @@ fn seal_of(data: &[u8]) -> (String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forwarded_chain_is_validated_and_continued() {
-    let Some(python) = python() else { return };
+    let Some(python) = dkimpy::python("dkim, nacl, authres, dns.resolver") else {
+        return;
+    };
     let sink = start_sink(SinkConfig::smtp()).await;
     let mut site = Site::new(sink_port(&sink));
     let author = keygen(&site, "author.test", "s1", false);
@@ -339,7 +325,9 @@ async fn a_forwarded_chain_is_validated_and_continued() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_without_a_chain_is_sealed_first_even_when_dns_fails() {
-    let Some(python) = python() else { return };
+    let Some(python) = dkimpy::python("dkim, nacl, authres, dns.resolver") else {
+        return;
+    };
     let sink = start_sink(SinkConfig::smtp()).await;
     let mut site = Site::new(sink_port(&sink));
     let author = keygen(&site, "author.test", "s1", false);

@@ -1,90 +1,27 @@
 //! DKIM signing end to end: keys made by `mailcast dkim keygen` (RSA-2048 for one list
 //! domain, Ed25519 for another), posts over LMTP to a bulk list and a personalized list, and
 //! every copy the SMTP sink receives verified by dkimpy, a verifier we did not write, with the
-//! keys from the TXT records keygen printed (served through dkimpy's `dnsfunc`). A header
+//! keys keygen printed published in a real DNS server on loopback (NSD, tests/support/nsd.rs)
+//! and asked from it (tests/support/dkimpy.rs). A header
 //! added after signing (a second Subject) and a changed body fail verification; a list whose
 //! domain has no key sends unsigned mail; a key file that is not a key stops the start with a
 //! one-line error naming it.
 //!
-//! dkimpy (with PyNaCl) is in `<repo>/.venv`, made by `scripts/tools-install.sh`; without it
-//! the test fails under `CI=true` and is skipped otherwise.
+//! dkimpy (with PyNaCl and dnspython) is in `<repo>/.venv` and NSD is installed, both by
+//! `scripts/tools-install.sh`; without them the test fails under `CI=true` and is skipped
+//! otherwise.
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use mailcast_outbound::sink::{Received, SinkConfig};
+use support::dkimpy::{self, txt_data};
+use support::nsd::{Nsd, Zone};
 use support::{Site, header, message, post, received_by, sink_port, start_sink, wait_until};
 
 const BULK: &str = "ant@example.org";
 const PERSONAL: &str = "bee@example.net";
 const UNSIGNED: &str = "cat@nokey.example";
 const MEMBERS: &[&str] = &["anne@example.com", "bart@example.com", "cleo@example.com"];
-
-/// Verifies each message with dkimpy against the TXT records in `records` (one keygen line
-/// each); one result per message.
-const VERIFY: &str = r#"
-import re, sys
-import dkim
-records = {}
-for line in open(sys.argv[1]):
-    if " IN TXT " in line:
-        name, rest = line.split(" IN TXT ", 1)
-        records[name.strip().rstrip(".").lower()] = "".join(re.findall(r'"([^"]*)"', rest)).encode()
-def dnsfunc(name, timeout=5):
-    name = name.decode() if isinstance(name, bytes) else name
-    return records.get(name.rstrip(".").lower())
-for path in sys.argv[2:]:
-    print(bool(dkim.verify(open(path, "rb").read(), dnsfunc=dnsfunc)))
-"#;
-
-fn python() -> Option<PathBuf> {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    let ok = Command::new(&python)
-        .args(["-c", "import dkim, nacl"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(python);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "dkimpy is missing from .venv (run scripts/tools-install.sh)"
-    );
-    eprintln!("skipped: no .venv with dkimpy (run scripts/tools-install.sh)");
-    None
-}
-
-/// dkimpy's verdict on each message.
-fn verify(python: &Path, records: &Path, messages: &[Vec<u8>]) -> Vec<bool> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut args = vec![
-        "-c".to_string(),
-        VERIFY.to_string(),
-        records.display().to_string(),
-    ];
-    for (i, data) in messages.iter().enumerate() {
-        let path = dir.path().join(format!("{i}.eml"));
-        std::fs::write(&path, data).expect("write a copy");
-        args.push(path.display().to_string());
-    }
-    let out = Command::new(python)
-        .args(&args)
-        .output()
-        .expect("run dkimpy");
-    assert!(
-        out.status.success(),
-        "dkimpy failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let verdicts: Vec<bool> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim() == "True")
-        .collect();
-    assert_eq!(verdicts.len(), messages.len(), "one verdict per message");
-    verdicts
-}
 
 fn key_table(domain: &str) -> toml::Value {
     let mut table = toml::Table::new();
@@ -95,7 +32,9 @@ fn key_table(domain: &str) -> toml::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_copy_verifies_with_dkimpy_and_tampering_breaks_it() {
-    let Some(python) = python() else { return };
+    let Some(python) = dkimpy::python("dkim, nacl, dns.resolver") else {
+        return;
+    };
     let sink = start_sink(SinkConfig::smtp()).await;
     let mut site = Site::new(sink_port(&sink));
 
@@ -118,8 +57,13 @@ async fn every_copy_verifies_with_dkimpy_and_tampering_breaks_it() {
     assert_eq!(mode & 0o777, 0o600);
     let again = site.fails(&["dkim", "keygen", "example.org", "mc1"]);
     assert!(again.contains("refusing to overwrite"), "{again}");
-    let records = site.path("records.txt");
-    std::fs::write(&records, format!("{rsa}{ed}")).unwrap();
+    let zones = [
+        Zone::new("example.org").txt("mc1._domainkey", &txt_data(&rsa)),
+        Zone::new("example.net").txt("mc1._domainkey", &txt_data(&ed)),
+    ];
+    let Some(nsd) = Nsd::start(&zones) else {
+        return;
+    };
 
     site.set("dkim.example.org", key_table("example.org"));
     site.set("dkim.example.net", key_table("example.net"));
@@ -192,7 +136,7 @@ async fn every_copy_verifies_with_dkimpy_and_tampering_breaks_it() {
     }
     let copies: Vec<Vec<u8>> = signed.iter().map(|r| r.data.clone()).collect();
     assert_eq!(
-        verify(&python, &records, &copies),
+        dkimpy::verify(&python, &nsd, &copies),
         vec![true; copies.len()],
         "every signed copy verifies"
     );
@@ -208,7 +152,7 @@ async fn every_copy_verifies_with_dkimpy_and_tampering_breaks_it() {
         tampered.push(body);
     }
     assert_eq!(
-        verify(&python, &records, &tampered),
+        dkimpy::verify(&python, &nsd, &tampered),
         vec![false; tampered.len()],
         "tampered copies fail"
     );

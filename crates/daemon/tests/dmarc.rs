@@ -21,10 +21,8 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use mailcast_outbound::sink::{Received, SinkConfig};
+use support::dkimpy::{self, txt_data};
 use support::nsd::{Nsd, Zone};
 use support::start_sink;
 use support::{Site, header, message, message_with, metric, post, received_by, sink_port};
@@ -36,88 +34,15 @@ const LAX: &str = "bob@none.test";
 const BROKEN: &str = "carl@broken.test";
 const READERS: &[&str] = &["dana@example.com", "eve@example.com"];
 
-/// dkimpy's verdict on each file, the key asked from NSD at 127.0.0.1:<argv[1]>.
-const VERIFY: &str = r#"
-import sys
-import dkim, dns.resolver
-resolver = dns.resolver.Resolver(configure=False)
-resolver.nameservers = ["127.0.0.1"]
-resolver.port = int(sys.argv[1])
-def dnsfunc(name, timeout=5):
-    name = name.decode() if isinstance(name, bytes) else name
-    try:
-        answer = resolver.resolve(name, "TXT", lifetime=timeout)
-    except Exception:
-        return None
-    return b"".join(b"".join(r.strings) for r in answer)
-for path in sys.argv[2:]:
-    print(bool(dkim.verify(open(path, "rb").read(), dnsfunc=dnsfunc)))
-"#;
-
-fn python() -> Option<PathBuf> {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    let ok = Command::new(&python)
-        .args(["-c", "import dkim, dns.resolver"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(python);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "dkimpy or dnspython is missing from .venv (run scripts/tools-install.sh)"
-    );
-    eprintln!("skipped: no .venv with dkimpy (run scripts/tools-install.sh)");
-    None
-}
-
-fn verify(python: &Path, nsd: &Nsd, messages: &[Vec<u8>]) -> Vec<bool> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut args = vec![
-        "-c".to_string(),
-        VERIFY.to_string(),
-        nsd.addr().port().to_string(),
-    ];
-    for (i, data) in messages.iter().enumerate() {
-        let path = dir.path().join(format!("{i}.eml"));
-        std::fs::write(&path, data).expect("write a copy");
-        args.push(path.display().to_string());
-    }
-    let out = Command::new(python)
-        .args(&args)
-        .output()
-        .expect("run dkimpy");
-    assert!(
-        out.status.success(),
-        "dkimpy failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let verdicts: Vec<bool> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim() == "True")
-        .collect();
-    assert_eq!(verdicts.len(), messages.len(), "one verdict per message");
-    verdicts
-}
-
-/// The TXT data of keygen's one-line record (`NAME. IN TXT "…" "…"`).
-fn txt_data(line: &str) -> String {
-    let quoted = line.split_once(" IN TXT ").expect("a TXT record").1;
-    quoted
-        .split('"')
-        .skip(1)
-        .step_by(2)
-        .collect::<Vec<_>>()
-        .concat()
-}
-
 fn words(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posts_are_munged_refused_or_untouched_by_the_from_domains_policy() {
-    let Some(python) = python() else { return };
+    let Some(python) = dkimpy::python("dkim, dns.resolver") else {
+        return;
+    };
     let sink = start_sink(SinkConfig::smtp()).await;
     let mut site = Site::new(sink_port(&sink));
     let key = site.ok(&["dkim", "keygen", "example.org", "mc1"]);
@@ -341,7 +266,7 @@ async fn posts_are_munged_refused_or_untouched_by_the_from_domains_policy() {
         .collect();
     assert!(copies.len() >= 4, "{}", copies.len());
     assert_eq!(
-        verify(&python, &nsd, &copies),
+        dkimpy::verify(&python, &nsd, &copies),
         vec![true; copies.len()],
         "every copy verifies with the key from NSD"
     );
@@ -354,8 +279,44 @@ async fn posts_are_munged_refused_or_untouched_by_the_from_domains_policy() {
         })
         .collect();
     assert_eq!(
-        verify(&python, &nsd, &tampered),
+        dkimpy::verify(&python, &nsd, &tampered),
         vec![false; tampered.len()],
         "a tampered copy fails"
     );
+}
+
+/// `mailcast inject` (the MTA's pipe transport) decides as LMTP does: the MTA is still
+/// waiting for the exit status, so a `reject` is an EX_NOPERM exit with Mailman's reason and
+/// nothing is queued; a post from a `p=none` domain is queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inject_refuses_a_strict_domain_while_the_mta_waits() {
+    let mut site = Site::new(support::free_port());
+    let zones = [
+        Zone::new("reject.test").txt("_dmarc", "v=DMARC1; p=reject"),
+        Zone::new("none.test").txt("_dmarc", "v=DMARC1; p=none"),
+    ];
+    let Some(nsd) = Nsd::start(&zones) else {
+        return;
+    };
+    site.set(
+        "dns.nameservers",
+        toml::Value::Array(vec![nsd.nameserver().into()]),
+    );
+    site.create_list(REJECT, READERS, &["owner@example.org"], &[]);
+    site.ok(&["lists", "set", REJECT, "dmarc_mitigate_action=reject"]);
+
+    let strict = message("Anne <anne@reject.test>", REJECT, "Strict", "Hello\n");
+    let out = site.cli_with_stdin(&["inject", REJECT, "-f", STRICT], Some(&strict));
+    assert_eq!(out.status.code(), Some(77), "EX_NOPERM: {out:?}");
+    let stderr = words(&String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stderr.contains("publishes a DMARC policy of reject or quarantine"),
+        "{stderr}"
+    );
+    assert_eq!(site.queue_count("incoming"), 0);
+
+    let lax = message("Bob <bob@none.test>", REJECT, "Lax", "Hello\n");
+    let out = site.cli_with_stdin(&["inject", REJECT, "-f", LAX], Some(&lax));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(site.queue_count("incoming"), 1);
 }

@@ -89,12 +89,14 @@ pub fn resolve(snapshot: &Snapshot, rcpt: &str) -> Result<Destination, Refusal> 
 pub async fn plan(
     snapshot: &Snapshot,
     posting: &Posting,
+    dns: Option<&Dns>,
     rcpt: &str,
     mail_from: &str,
     message: &[u8],
     original_size: u64,
 ) -> anyhow::Result<Plan> {
     Planner::new(snapshot, posting, mail_from, message, original_size)
+        .with_dns(dns)
         .plan(rcpt)
         .await
 }

@@ -44,14 +44,12 @@ use jiff::Timestamp;
 use mailcast_model::settings::ResponseAction;
 use mailcast_model::{EmailAddress, ListAddress, MemberRole};
 use mailcast_pipeline::chain::{self, Disposition};
-use mailcast_pipeline::context::FromDmarc;
 use mailcast_pipeline::encoded_word::Value as HeaderValue;
 use mailcast_pipeline::handlers::mime_delete::{self, Outcome};
 use mailcast_pipeline::handlers::{self, ProcessOptions};
 use mailcast_pipeline::message::Message;
 use mailcast_pipeline::rewrite::Rewrite;
 use mailcast_pipeline::rules::RuleContext;
-use mailcast_pipeline::rules::dmarc_mitigation::domain_to_query;
 use mailcast_pipeline::{ListContext, MessageFacts, intake};
 use mailcast_spool::{Durability, EntryId, EntryMeta, Stage};
 use mailcast_store::ResponseKind;
@@ -65,9 +63,9 @@ use super::hold::{self, NewHold};
 use super::outgoing::{self, Audience};
 use crate::admin::held::{APPROVED, APPROVED_AT};
 use crate::directory::ListInfo;
-use crate::dns::dmarc;
 use crate::outbox::notices::About;
 
+mod dmarc;
 mod filtered;
 
 /// `attrs` key: false when the entry was adopted without the intake fix-ups.
@@ -209,42 +207,6 @@ async fn autorespond(
     Ok((queued, action == ResponseAction::RespondAndDiscard))
 }
 
-/// The DMARC policy the chain judges on: the one found at LMTP time when the entry carries
-/// it, else looked up now if the list's rule needs it.
-async fn dmarc_facts(
-    ctx: &RunnerContext,
-    meta: &EntryMeta,
-    message: &Message<'_>,
-    list_ctx: &ListContext,
-) -> FromDmarc {
-    if let Some(found) = dmarc::carry::from_attr(meta.attrs.get(dmarc::carry::ATTR)) {
-        return found;
-    }
-    match domain_to_query(message, list_ctx) {
-        Some(domain) => dmarc::facts_for(ctx.dns.as_ref(), &domain).await,
-        None => FromDmarc::NotLookedUp,
-    }
-}
-
-/// Whether a post a moderator approved is to be mitigated: the chain is skipped, so the
-/// `dmarc-mitigation` rule alone runs again, on the policy the held entry carries (Mailman
-/// keeps `msgdata['dmarc']` with the held message).
-async fn approved_dmarc(
-    ctx: &RunnerContext,
-    meta: &EntryMeta,
-    message: &Message<'_>,
-    list_ctx: &ListContext,
-    envelope_sender: Option<&str>,
-) -> bool {
-    let facts = MessageFacts {
-        original_size: meta.original_size,
-        dmarc: dmarc_facts(ctx, meta, message, list_ctx).await,
-        ..MessageFacts::default()
-    };
-    let rule = RuleContext::new(message, list_ctx, &[], envelope_sender, facts);
-    mailcast_pipeline::rules::dmarc_mitigation::check(&rule).dmarc
-}
-
 /// What the posting chain decided, with what each outcome needs.
 enum Decision {
     Accept {
@@ -280,7 +242,7 @@ async fn post(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<Vec<Work>> {
     let decision = if entry.meta.attrs.get(APPROVED) == Some(&Value::Bool(true)) {
         Decision::Accept {
             message: mark_approved(&message, &entry.meta),
-            dmarc: approved_dmarc(ctx, &entry.meta, &message, &list_ctx, envelope_sender).await,
+            dmarc: dmarc::approved(ctx, &entry.meta, &message, &list_ctx, envelope_sender).await,
         }
     } else {
         let senders = message.senders(envelope_sender);
@@ -290,7 +252,7 @@ async fn post(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<Vec<Work>> {
             .await?;
         let msg_facts = MessageFacts {
             original_size: entry.meta.original_size,
-            dmarc: dmarc_facts(ctx, &entry.meta, &message, &list_ctx).await,
+            dmarc: dmarc::facts(ctx, &entry.meta, &message, &list_ctx).await,
             ..MessageFacts::default()
         };
         let result = chain::run(&RuleContext::new(
@@ -412,7 +374,7 @@ async fn accept(
     // the post as it is.
     let wrapper_id = format!("<{}.dmarc@{}>", entry.meta.id, entry.list.address.domain());
     let member_name = match handlers::dmarc::treatment(list_ctx, dmarc) {
-        Some(_) => roster_name(ctx, &entry.list.address, sender.as_deref()).await?,
+        Some(_) => dmarc::roster_name(ctx, &entry.list.address, sender.as_deref()).await?,
         None => None,
     };
     let mitigation = handlers::dmarc::Mitigation {
@@ -513,30 +475,6 @@ async fn post_number(ctx: &RunnerContext, entry: &Entry) -> anyhow::Result<u64> 
     })
     .await?;
     Ok(n)
-}
-
-/// The poster's display name on the list's roster (as a member, else any role), which a
-/// munged From uses when the post's From has none.
-async fn roster_name(
-    ctx: &RunnerContext,
-    list: &ListAddress,
-    sender: Option<&str>,
-) -> anyhow::Result<Option<String>> {
-    let Some(address) = sender.and_then(|s| EmailAddress::parse(s).ok()) else {
-        return Ok(None);
-    };
-    let memberships = ctx.store.member(list, &address).await?;
-    let named = |m: &&mailcast_store::Member| {
-        m.display_name
-            .as_deref()
-            .is_some_and(|n| !n.trim().is_empty())
-    };
-    Ok(memberships
-        .iter()
-        .filter(named)
-        .find(|m| m.role == MemberRole::Member)
-        .or_else(|| memberships.iter().find(named))
-        .and_then(|m| m.display_name.clone()))
 }
 
 /// The poster, if they are a member who does not want their own posts back. Only the

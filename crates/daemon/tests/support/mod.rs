@@ -10,6 +10,7 @@
 #![allow(dead_code)] // Each test file uses its own part of this module.
 
 /// NSD on loopback: the real DNS server of the DMARC, DKIM and ARC tests.
+pub mod dkimpy;
 pub mod nsd;
 
 use std::net::{SocketAddr, TcpListener};

@@ -5,7 +5,7 @@
 //! runtime, the store opened for a command (one connection, the schema checked with one
 //! query), and only the addressed list and its domain read ([`Store::directory_for`]), so
 //! nothing here grows with the number of lists. The decision is the LMTP server's
-//! ([`plan`]); the commit is the spool's direct durable commit.
+//! ([`plan`]), DMARC lookups included; the commit is the spool's direct durable commit.
 //!
 //! Not here: the hand-off to a running daemon (`handoff`), reading the message (`inject`).
 
@@ -16,6 +16,7 @@ use mailcast_store::Store;
 use super::{EX_DATAERR, EX_NOPERM, EX_NOUSER, EX_TEMPFAIL, Letter, exit};
 use crate::config::Settings;
 use crate::directory::Snapshot;
+use crate::dns::Dns;
 use crate::inbound::plan::{self, Plan};
 use crate::posting::Posting;
 
@@ -59,9 +60,20 @@ async fn inject(settings: &Settings, letter: &Letter) -> anyhow::Result<()> {
     )
     .map_err(|e| exit(EX_DATAERR, e.refusal().text))?;
     let posting = Posting::for_settings(store.clone(), settings);
+    // The MTA waits for our exit status, so a DMARC `reject` is decided now, as over LMTP
+    // (no query is sent unless the list's rule needs one). Without a usable resolver the
+    // incoming runner looks the policy up instead.
+    let dns = match Dns::from_config(&settings.dns) {
+        Ok(dns) => Some(dns),
+        Err(e) => {
+            tracing::warn!(error = %e, "no DNS resolver; the DMARC policy is looked up later");
+            None
+        }
+    };
     let planned = plan::plan(
         &snapshot,
         &posting,
+        dns.as_ref(),
         &rcpt,
         &letter.sender,
         &fixed,
