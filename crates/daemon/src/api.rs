@@ -631,18 +631,29 @@ impl mailcast_rest::Backend for Api {
         username: Option<&str>,
         password: Option<&str>,
     ) -> Outcome<()> {
-        if username.is_some() || password.is_some() {
-            return Err(Failure::Invalid(
-                "template URIs with credentials are not supported by mailcast yet".into(),
-            ));
-        }
-        if !(uri.starts_with("file:") || uri.starts_with('/')) {
+        let credentials = match (username, password) {
+            (Some(user), Some(password)) => Some((user.to_string(), password.to_string())),
+            _ => None,
+        };
+        let lower = uri.to_ascii_lowercase();
+        let source = if lower.starts_with("http://") || lower.starts_with("https://") {
+            Source::Url {
+                url: uri.to_string(),
+                credentials,
+            }
+        } else if credentials.is_some() {
             return Err(Failure::Invalid(format!(
-                "mailcast reads template URIs from file: URLs only (not {uri:?}) yet"
+                "credentials are for http: and https: template URIs, not {uri:?}"
             )));
-        }
+        } else if uri.starts_with("file:") || uri.starts_with('/') {
+            Source::File(uri.to_string())
+        } else {
+            return Err(Failure::Invalid(format!(
+                "mailcast reads template URIs from file:, http: and https: URLs (not {uri:?})"
+            )));
+        };
         self.admin
-            .set_template(scope, name, Source::File(uri.to_string()))
+            .set_template(scope, name, source)
             .await
             .map_err(failure)
     }

@@ -21,6 +21,7 @@ pub mod directory;
 pub mod dkim;
 pub mod dns;
 pub mod http;
+pub mod http_client;
 pub mod ids;
 pub mod inbound;
 pub mod logging;

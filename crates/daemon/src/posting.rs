@@ -3,7 +3,10 @@
 //!
 //! The LMTP server evaluates the posting chain at the end of data (to refuse early) and the
 //! incoming runner evaluates it again; both come here. A `ListContext` compiles the list's
-//! patterns and templates, so it is built once per list per change. Sender facts cost one
+//! patterns and templates, so it is built once per list per change. Its header and footer are
+//! the `list:member:regular:header`/`footer` template overrides in force for the list (its
+//! own, its domain's, the site's: what Postorius edits), else the `header_text` and
+//! `footer_text` settings. Sender facts cost one
 //! indexed query per post; they are cached per (list, address) until the counter moves, which
 //! is what makes a burst of posts from one sender cheap. Nothing here decides anything: the
 //! pipeline does.
@@ -11,6 +14,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use mailcast_model::settings::Text;
 use mailcast_model::{EmailAddress, ListAddress, MemberRole};
 use mailcast_pipeline::context::{ListContext, SenderFacts, SiteFacts};
 use mailcast_store::Store;
@@ -26,6 +30,10 @@ pub fn site_facts(settings: &crate::config::Settings) -> SiteFacts {
         ..SiteFacts::default()
     }
 }
+
+/// The template overrides that replace the `header_text` and `footer_text` settings.
+const HEADER: &str = "list:member:regular:header";
+const FOOTER: &str = "list:member:regular:footer";
 
 /// Cached entries beyond this count are dropped wholesale (a crude but bounded cache).
 const MAX_CACHED_FACTS: usize = 100_000;
@@ -73,30 +81,46 @@ impl Posting {
         &self.site
     }
 
-    /// The pipeline context of a list at directory change counter `counter`.
-    pub fn context(&self, list: &ListInfo, counter: i64) -> Arc<ListContext> {
-        let mut map = self.contexts.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, ctx)) = map.get(&list.address)
-            && *at == counter
+    /// The pipeline context of a list at directory change counter `counter` (template changes
+    /// move the counter too). A cache miss reads the list's decoration overrides.
+    pub async fn context(
+        &self,
+        list: &ListInfo,
+        counter: i64,
+    ) -> Result<Arc<ListContext>, mailcast_store::Error> {
         {
-            return ctx.clone();
+            let map = self.contexts.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, ctx)) = map.get(&list.address)
+                && *at == counter
+            {
+                return Ok(ctx.clone());
+            }
         }
-        let ctx = ListContext::new(
-            list.address.clone(),
-            list.settings.clone(),
-            self.site.clone(),
-        )
-        .with_archivers(crate::archive::links(
-            &self.archivers,
-            &list.address.to_string(),
-            &list.archivers,
-        ));
+        let mut settings = list.settings.clone();
+        let overrides = match self.store.templates_for_list(&list.address).await {
+            Ok(records) => records,
+            // Removed meanwhile: its settings are all there is.
+            Err(mailcast_store::Error::NotFound(_)) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        for record in overrides {
+            match record.name.as_str() {
+                HEADER => settings.header_text = Text(record.text),
+                FOOTER => settings.footer_text = Text(record.text),
+                _ => {}
+            }
+        }
+        let ctx =
+            ListContext::new(list.address.clone(), settings, self.site.clone()).with_archivers(
+                crate::archive::links(&self.archivers, &list.address.to_string(), &list.archivers),
+            );
         for problem in ctx.problems() {
             tracing::warn!(list = %list.address, %problem, "ignoring a bad list setting");
         }
         let ctx = Arc::new(ctx);
+        let mut map = self.contexts.lock().unwrap_or_else(|p| p.into_inner());
         map.insert(list.address.clone(), (counter, ctx.clone()));
-        ctx
+        Ok(ctx)
     }
 
     /// The facts about each of `senders` on `list`. Unknown or unparseable addresses become

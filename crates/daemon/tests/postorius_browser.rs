@@ -1,6 +1,7 @@
 //! Postorius 1.3.13, Mailman 3's web UI, unchanged, on a running `mailcast serve`, driven in
 //! headless Chromium by `tests/postorius/browser.py` (Selenium): log in, create a domain and a
-//! list, change the subject prefix (checked in `mailcast lists show`), mass-subscribe and page
+//! list, change the subject prefix (checked in `mailcast lists show`), save and edit a footer
+//! template (checked in `mailcast templates show`), mass-subscribe and page
 //! through the members, subscribe the superuser from the list's page (by its user id), accept
 //! a post held over LMTP, approve a moderated subscription, ban an
 //! address, delete the list.
@@ -33,7 +34,7 @@ const MEMBERS: usize = 30;
 const HELD_SUBJECT: &str = "A post from a stranger";
 /// The subject prefix browser.py sets in the list's settings.
 const PREFIX: &str = "[web] ";
-const STEPS: usize = 10;
+const STEPS: usize = 11;
 /// How long one step of browser.py may take before the run is given up.
 const STEP_DEADLINE: Duration = Duration::from_secs(240);
 /// Postorius's first start runs its migrations.

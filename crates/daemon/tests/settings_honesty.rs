@@ -1,7 +1,8 @@
 //! No setting is silently ignored (DESIGN.md §8.6): a list setting is named in
 //! `ListSettings::NOT_ACTED_ON` exactly when no code outside the model reads it.
 //!
-//! "Reads it" means a field access `.<name>` in the pipeline's or the daemon's sources (the
+//! "Reads it" means a field access `.<name>` in the pipeline's, the daemon's or the REST API's
+//! sources (REST acts on `advertised` alone: the `advertised=true` list filters) (the
 //! settings struct is plain data, so every use is a field access). A setting marked but read
 //! somewhere, or read nowhere but not marked, fails the test with its name.
 
@@ -37,6 +38,7 @@ fn settings_not_acted_on_are_exactly_those_nothing_reads() {
     let mut files = Vec::new();
     sources(&crates.join("pipeline/src"), &mut files);
     sources(&crates.join("daemon/src"), &mut files);
+    sources(&crates.join("rest/src"), &mut files);
     let texts: Vec<String> = files
         .iter()
         .map(|f| std::fs::read_to_string(f).expect("read a source file"))

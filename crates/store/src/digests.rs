@@ -7,7 +7,10 @@
 //! creates the `digest_issue` with the numbers before the bump, moves every waiting post into
 //! it and stores the bumped numbers, so each post is in exactly one digest on any number of
 //! nodes. Sending is claimed per digest ([`Store::claim_digest`], with a lease that another
-//! node may take over), and [`Store::digest_sent`] ends it, deleting its posts.
+//! node may take over), and [`Store::digest_sent`] ends it, dropping its posts' text but
+//! keeping their `source_key`s: a post whose incoming entry is processed again after a crash
+//! that came after its digest went out must still be found, not put in the next digest. The
+//! keys of digests sent a while ago are removed by [`Store::prune_sent_digest_posts`].
 
 use jiff::{SignedDuration, Timestamp};
 use mailcast_model::{DeliveryMode, EmailAddress, ListAddress};
@@ -299,10 +302,11 @@ impl Store {
         Ok(Some(issue))
     }
 
-    /// The posts of a digest, in the order they were added.
+    /// The posts of a digest not yet sent, in the order they were added (none once sent).
     pub async fn digest_posts(&self, issue: Uuid) -> Result<Vec<Vec<u8>>> {
         let rows = sqlx::query(
-            "SELECT message FROM digest_post WHERE issue_id = $1 ORDER BY added_at, id",
+            "SELECT p.message FROM digest_post p JOIN digest_issue i ON i.id = p.issue_id \
+             WHERE p.issue_id = $1 AND i.sent_at IS NULL ORDER BY p.added_at, p.id",
         )
         .bind(id_text(issue))
         .fetch_all(self.reader())
@@ -310,8 +314,8 @@ impl Store {
         rows.iter().map(|r| r.col::<Vec<u8>>("message")).collect()
     }
 
-    /// Marks a digest sent (its jobs are written), deletes its posts and consumes the
-    /// one-last-digest rows it served.
+    /// Marks a digest sent (its jobs are written), drops its posts' text (their keys stay)
+    /// and consumes the one-last-digest rows it served.
     pub async fn digest_sent(&self, issue: &DigestIssue) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let key = list_key(&mut tx, &issue.list).await?;
@@ -321,7 +325,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let issue = issue.id;
-        sqlx::query("DELETE FROM digest_post WHERE issue_id = $1")
+        // The text goes; the key stays, so a re-run of the post's entry finds it.
+        sqlx::query("UPDATE digest_post SET message = $1, size = 0 WHERE issue_id = $2")
+            .bind(Vec::<u8>::new())
             .bind(id_text(issue))
             .execute(&mut *tx)
             .await?;
@@ -332,6 +338,21 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Removes the posts (keys) of digests sent before `before`; how many.
+    pub async fn prune_sent_digest_posts(&self, before: Timestamp) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let removed = sqlx::query(
+            "DELETE FROM digest_post WHERE issue_id IN \
+             (SELECT id FROM digest_issue WHERE sent_at IS NOT NULL AND sent_at < $1)",
+        )
+        .bind(micros(before))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(removed)
     }
 
     /// Who receives `issue`: the members (role `member`, delivery enabled) on a digest mode,

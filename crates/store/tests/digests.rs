@@ -124,6 +124,14 @@ async fn posts_accumulate_once_and_close_into_one_digest(db: TestDb) {
 
     store.digest_sent(&issue).await.unwrap();
     assert!(store.digest_posts(issue.id).await.unwrap().is_empty());
+    // Even once it is sent, a post re-processed after a crash is found, not added to the
+    // next digest; until the keys of sent digests are pruned.
+    assert!(!store.add_digest_post(&dev, "e2", b"again").await.unwrap());
+    assert_eq!(store.digest_backlog(&dev).await.unwrap().posts, 0);
+    let cutoff = jiff::Timestamp::now() + SignedDuration::from_secs(1);
+    assert_eq!(store.prune_sent_digest_posts(cutoff).await.unwrap(), 2);
+    assert!(store.add_digest_post(&dev, "e2", b"again").await.unwrap());
+    assert_eq!(store.digest_backlog(&dev).await.unwrap().posts, 1);
     assert_eq!(
         store
             .claim_digest("node-a", SignedDuration::ZERO)

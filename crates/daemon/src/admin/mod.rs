@@ -217,7 +217,7 @@ impl Admin {
     pub async fn list_context(&self, list: &ListAddress) -> Result<Arc<ListContext>> {
         let info = self.list_info(list).await?;
         let counter = self.directory.snapshot().change_counter;
-        Ok(self.posting.context(&info, counter))
+        Ok(self.posting.context(&info, counter).await?)
     }
 
     /// Runs a spool operation on the blocking pool (the spool does synchronous file I/O).

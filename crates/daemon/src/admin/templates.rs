@@ -2,10 +2,15 @@
 //! for the whole site, a domain or one list (`mailcast templates`, the REST API's `/uris`).
 //!
 //! An override names where its text comes from, as Mailman's `*_uri` settings do: a `file:`
-//! URL or a path (read now), or text given directly. The text is read when the override is
-//! set and kept in the store, so that no notice ever waits for a file or a web server; set it
-//! again to pick up a change. The English defaults ship with mailcast
-//! (`crates/pipeline/templates/en/`).
+//! URL or a path (read now), an `http:` or `https:` URL (fetched now, with HTTP Basic
+//! credentials if given: Postorius gives the core such a URL for every template saved in it,
+//! and sets it again on every save), or text given directly. The text is read when the
+//! override is set and kept in the store, so that no notice ever waits for a file or a web
+//! server; set it again to pick up a change. Mailman fetches on use instead (and caches), so a
+//! web server that is down at the time costs a notice its text; here it costs the setting, with
+//! a clear error. The English defaults ship with mailcast (`crates/pipeline/templates/en/`).
+
+use std::time::Duration;
 
 use mailcast_pipeline::templates;
 use mailcast_store::{TemplateRecord, TemplateScope};
@@ -15,11 +20,21 @@ use super::{Admin, AdminError, Result};
 /// Longest template text accepted, in bytes.
 const MAX_TEMPLATE: usize = 256 * 1024;
 
+/// How long fetching an `http(s):` URI may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Where an override's text comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// A `file:` URL or a local path, read now.
     File(String),
+    /// An `http:` or `https:` URL, fetched now (GET), with HTTP Basic credentials if given.
+    Url {
+        /// The URL.
+        url: String,
+        /// User name and password for it.
+        credentials: Option<(String, String)>,
+    },
     /// The text itself.
     Text(String),
 }
@@ -34,6 +49,7 @@ impl Admin {
     ) -> Result<()> {
         check_name(name)?;
         self.check_scope(scope).await?;
+        let mut credentials = None;
         let (uri, text) = match source {
             Source::File(location) => {
                 let path = location.strip_prefix("file://").unwrap_or(&location);
@@ -46,6 +62,14 @@ impl Admin {
                 })?;
                 (format!("file://{path}"), text)
             }
+            Source::Url {
+                url,
+                credentials: given,
+            } => {
+                let text = fetch(&url, given.as_ref()).await?;
+                credentials = given;
+                (url, text)
+            }
             Source::Text(text) => (String::new(), text),
         };
         if text.len() > MAX_TEMPLATE {
@@ -55,7 +79,13 @@ impl Admin {
         }
         Ok(self
             .store
-            .set_template(scope, name, &uri, &text, None)
+            .set_template(
+                scope,
+                name,
+                &uri,
+                &text,
+                credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
+            )
             .await?)
     }
 
@@ -95,6 +125,47 @@ impl Admin {
             TemplateScope::List(list) => self.list_info(list).await.map(|_| ()),
         }
     }
+}
+
+/// GETs an override's text from `url`: a 2xx answer whose body is UTF-8 text of at most
+/// [`MAX_TEMPLATE`] bytes; anything else is an `Invalid` error naming the URL and why.
+async fn fetch(url: &str, credentials: Option<&(String, String)>) -> Result<String> {
+    let parsed: hyper::Uri = url
+        .parse()
+        .map_err(|e| AdminError::Invalid(format!("{url:?} is not a URL: {e}")))?;
+    if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.host().is_none() {
+        return Err(AdminError::Invalid(format!(
+            "{url:?} is not an http: or https: URL"
+        )));
+    }
+    let authorization = credentials.map(|(user, password)| {
+        use base64::Engine as _;
+        let pair = format!("{user}:{password}");
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    });
+    let mut headers = vec![("Accept", "text/plain")];
+    if let Some(value) = &authorization {
+        headers.push(("Authorization", value));
+    }
+    let answer = crate::http_client::get(url, &headers, FETCH_TIMEOUT, MAX_TEMPLATE)
+        .await
+        .map_err(|e| AdminError::Invalid(format!("cannot fetch template {url}: {e}")))?;
+    if !answer.status.is_success() {
+        return Err(AdminError::Invalid(format!(
+            "cannot fetch template {url}: HTTP {}",
+            answer.status
+        )));
+    }
+    if answer.truncated {
+        return Err(AdminError::Invalid(format!(
+            "template {url} is larger than {MAX_TEMPLATE} bytes"
+        )));
+    }
+    String::from_utf8(answer.body)
+        .map_err(|_| AdminError::Invalid(format!("template {url} is not UTF-8 text")))
 }
 
 fn check_name(name: &str) -> Result<()> {

@@ -22,9 +22,12 @@
 
 use mailcast_pipeline::archive::{ArchiveLinks, Permalink};
 
-use super::http::{self, TransportError};
 use super::mboxrd;
 use crate::config::HyperKittySettings;
+use crate::http_client::{self as http, TransportError};
+
+/// The most of an answer's body that is read (HyperKitty answers with a small JSON object).
+const MAX_ANSWER: usize = 64 << 10;
 
 /// What kind of failure it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +85,7 @@ pub async fn archive(
             concat!("mailcast/", env!("CARGO_PKG_VERSION")),
         ),
     ];
-    match http::post(&url, &headers, body, settings.timeout).await {
+    match http::post(&url, &headers, body, settings.timeout, MAX_ANSWER).await {
         Ok(answer) if answer.status.is_success() => Ok(()),
         Ok(answer) => Err(refused(answer.status.as_u16(), &answer.body)),
         Err(e @ TransportError::Request(_)) => Err(Failure {

@@ -13,7 +13,7 @@
 //!
 //! - [`mboxrd`] and [`naming`] are pure (the record format, the file names); [`mbox`] and
 //!   [`prototype`] are the blocking writers; [`hyperkitty`] speaks HyperKitty's archiving API
-//!   over [`http`]. The stage itself is [`crate::runner::archive`] (`enqueue` and `run`, the
+//!   over [`crate::http_client`]. The stage itself is [`crate::runner::archive`] (`enqueue` and `run`, the
 //!   runner's two halves, and `retry`, what becomes of an entry HyperKitty did not take);
 //!   this module does not know the runners.
 //! - An archiver is enabled for a list when the site enables it (`[archiver.<name>] enable`)
@@ -36,7 +36,6 @@
 //!
 //! Not here: date clobbering (`clobber_date`), the MHonArc and mail-archive.com archivers.
 
-pub mod http;
 pub mod hyperkitty;
 pub mod mbox;
 pub mod mboxrd;

@@ -162,11 +162,11 @@ pub struct TemplateScopeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TemplatesCommand {
-    /// Set an override from a file (or file: URL), or from --text.
+    /// Set an override from a file (or file: URL), an http(s): URL (fetched now), or --text.
     Set {
         /// The template name, e.g. list:user:notice:welcome.
         name: String,
-        /// A file: URL or a path.
+        /// A file: URL, a path, or an http: or https: URL.
         #[arg(required_unless_present = "text", conflicts_with = "text")]
         source: Option<String>,
         /// The text itself.

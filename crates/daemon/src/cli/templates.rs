@@ -38,6 +38,14 @@ pub async fn run(settings: Settings, cmd: TemplatesCommand) -> anyhow::Result<()
             let scope = scope(&s)?;
             let source = match (source, text) {
                 (_, Some(text)) => Source::Text(text),
+                (Some(location), None)
+                    if location.starts_with("http://") || location.starts_with("https://") =>
+                {
+                    Source::Url {
+                        url: location,
+                        credentials: None,
+                    }
+                }
                 (Some(location), None) => Source::File(location),
                 (None, None) => anyhow::bail!("give a file or --text"),
             };

@@ -37,17 +37,19 @@ pub async fn close_due(admin: &Admin, now: Timestamp) -> anyhow::Result<Vec<Dige
     let since = latest_send_time(admin.settings().digests.send_time, now);
     let mut closed = Vec::new();
     for list in admin.store.lists_with_digest_waiting_since(since).await? {
-        let info = match admin.list_info(&list).await {
-            Ok(info) => info,
+        // The settings as stored now, not as this node's directory last saw them: a list
+        // that has just turned its schedule off is not closed by a stale snapshot.
+        let record = match admin.store.list(&list).await {
+            Ok(record) => record,
             Err(e) => {
                 warn!(%list, error = %e, "cannot read the list for its periodic digest");
                 continue;
             }
         };
-        if !info.settings.digest_send_periodic {
+        if !record.settings.digest_send_periodic {
             continue;
         }
-        let frequency = info.settings.digest_volume_frequency;
+        let frequency = record.settings.digest_volume_frequency;
         let issue = admin
             .store
             .close_digest(&list, DigestTrigger::WaitingSince(since), |n, at| {

@@ -198,7 +198,7 @@ impl<'a> Planner<'a> {
         list: &ListInfo,
     ) -> anyhow::Result<(Option<Plan>, FromDmarc)> {
         let counter = self.snapshot.change_counter;
-        let list_ctx = self.posting.context(list, counter);
+        let list_ctx = self.posting.context(list, counter).await?;
         let sender = (!self.mail_from.is_empty()).then_some(self.mail_from);
         let parsed = match &mut self.parsed {
             Some(parsed) => parsed,

@@ -195,7 +195,10 @@ async fn autorespond(
             .is_none_or(|v| !v.trim().eq_ignore_ascii_case("no"))
     {
         let snapshot = ctx.directory.snapshot();
-        let list_ctx = ctx.posting.context(&entry.list, snapshot.change_counter);
+        let list_ctx = ctx
+            .posting
+            .context(&entry.list, snapshot.change_counter)
+            .await?;
         let id = entry.meta.id.derive("autoreply")?;
         queued.extend(
             ctx.outbox
@@ -235,7 +238,10 @@ async fn post(ctx: &RunnerContext, entry: Entry) -> anyhow::Result<Vec<Work>> {
         return Ok(answered);
     }
     let snapshot = ctx.directory.snapshot();
-    let list_ctx = ctx.posting.context(&entry.list, snapshot.change_counter);
+    let list_ctx = ctx
+        .posting
+        .context(&entry.list, snapshot.change_counter)
+        .await?;
     let envelope_sender = Some(entry.meta.mail_from.as_str()).filter(|s| !s.is_empty());
     let message = Message::parse(&entry.body)?;
     let sender = message.senders(envelope_sender).into_iter().next();

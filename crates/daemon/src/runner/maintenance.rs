@@ -1,7 +1,9 @@
 //! The periodic work, every `[site] maintenance_interval` (and once at start-up):
 //! - carry out the decisions on held posts that other nodes recorded for this node's spool;
 //! - discard held posts older than their list's `max_days_to_hold`, telling the poster;
-//! - remove confirmation tokens that expired more than a week ago;
+//! - remove confirmation tokens that expired more than a week ago, and the keys of the posts
+//!   of digests sent more than a week ago (kept so that a post re-processed after a crash is
+//!   not put in a second digest);
 //! - the scheduled bounce work (`bounce::scheduled`): warnings to members whose delivery is
 //!   disabled, their removal after the last warning, stale scores, expired probes;
 //! - digests: the daily periodic ones (`[digests] send_time`), and any closed digest not yet
@@ -38,6 +40,15 @@ pub(crate) async fn run(ctx: RunnerContext, shutdown: CancellationToken) {
             Ok(0) => {}
             Ok(n) => info!(requests = n, "expired confirmation tokens removed"),
             Err(e) => warn!(error = %e, "cannot remove expired requests"),
+        }
+        let week_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(7 * 24);
+        match ctx.store.prune_sent_digest_posts(week_ago).await {
+            Ok(0) => {}
+            Ok(n) => info!(
+                posts = n,
+                "keys of posts in digests sent a week ago removed"
+            ),
+            Err(e) => warn!(error = %e, "cannot prune the posts of sent digests"),
         }
         let probes = ctx.settings.smtp.verp_probes;
         match super::bounce::scheduled::run(&admin, probes, jiff::Timestamp::now()).await {

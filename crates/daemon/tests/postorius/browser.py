@@ -242,6 +242,26 @@ def step_settings():
     doc_shot("postorius-list-settings.png")
 
 
+def step_template():
+    """A template saved in Postorius reaches mailcast: Postorius gives the core the URL of its
+    template view, and mailcast fetches the text then; an edit sets the URL again."""
+    footer = "list:member:regular:footer"
+    go(f"/postorius/lists/{LIST_ID}/templates/new")
+    Select(field("name")).select_by_value(footer)
+    fill("data", "-- \nSaved in Postorius for the $display_name list\n")
+    submit("data")
+    shows(footer)
+    shown = cli("templates", "show", footer, "--list", LIST)
+    check("Saved in Postorius for the $display_name list" in shown,
+          f"mailcast templates show after the save:\n{shown}")
+    edit = driver.find_element(By.CSS_SELECTOR, "a[href$='/update']")
+    click_and_wait(edit)
+    fill("data", "-- \nEdited in Postorius\n")
+    submit("data")
+    shown = cli("templates", "show", footer, "--list", LIST)
+    check("Edited in Postorius" in shown, f"mailcast templates show after the edit:\n{shown}")
+
+
 def step_mass_subscribe():
     go(f"/postorius/lists/{LIST_ID}/mass_subscribe/")
     fill("emails", "\n".join(MEMBERS))
@@ -341,6 +361,7 @@ STEPS = [
     step_domain,
     step_list,
     step_settings,
+    step_template,
     step_mass_subscribe,
     step_subscribe_self,
     step_held,

@@ -41,7 +41,7 @@ LIST_ID = f"accept.{DOMAIN}"
 ANNOUNCE = f"announce@{DOMAIN}"
 BULK = [f"bulk{i:03}@example.org" for i in range(120)]
 FOOTER = "list:member:regular:footer"
-# A file: URI that exists (mailcast reads template URIs from files, Mailman from anything).
+# A URI that can be read now (mailcast reads template URIs when they are set, Mailman on use).
 FOOTER_URI = os.environ.get("MAILCAST_FOOTER_URI", "http://127.0.0.1:1/footer.txt")
 GLOBAL_BAN = r"^.*@evil\.example$"
 

@@ -342,7 +342,6 @@ list_settings! {
 /// set and `lists show` marks them; a test (`crates/daemon/tests/settings_honesty.rs`)
 /// checks that every name here is read by nothing and every other setting by something.
 pub const NOT_ACTED_ON: &[&str] = &[
-    "advertised",
     "archive_rendering_mode",
     "gateway_to_mail",
     "gateway_to_news",

@@ -166,18 +166,26 @@ pub async fn remove<B: Backend>(
     Ok(no_content())
 }
 
-/// The lists of a domain.
+/// The lists of a domain; `advertised=true` keeps only the advertised ones (what Postorius's
+/// public list index asks for).
 #[utoipa::path(get, path = "/3.1/domains/{host}/lists", tag = "domains",
-    params(("host" = String, Path), ("count" = Option<u64>, Query), ("page" = Option<u64>, Query)),
+    params(("host" = String, Path), ("advertised" = Option<bool>, Query), ("count" = Option<u64>, Query), ("page" = Option<u64>, Query)),
     responses((status = 200, description = "A collection of lists"), (status = 404, description = "No such domain")))]
 pub async fn domain_lists<B: Backend>(
     State(backend): State<B>,
     links: Links,
     page: Page,
     Path(host): Path<String>,
+    params: Params,
 ) -> ApiResult<Response> {
+    params.check(&[], &["advertised"])?;
+    let only_advertised = params.flag("advertised")?.unwrap_or(false);
     let domain = find(&backend, &host).await?;
-    let (start, total, views) = page.slice(backend.lists(Some(&domain.mail_host)).await?);
+    let mut views = backend.lists(Some(&domain.mail_host)).await?;
+    if only_advertised {
+        views.retain(|v| v.list.settings.advertised);
+    }
+    let (start, total, views) = page.slice(views);
     let entries = views.iter().map(|v| lists::list_json(&links, v)).collect();
     Ok(ok(collection(start, total, entries)))
 }

@@ -106,7 +106,7 @@ async fn deliver(ctx: &RunnerContext, meta: &EntryMeta, job: &JobAttrs) -> anyho
             .with_context(|| format!("cannot read the body of job {}", meta.id))?
             .into()
     };
-    let copies = copies(ctx, meta, job, body)?;
+    let copies = copies(ctx, meta, job, body).await?;
     let workers = ctx.relay.config().max_connections;
     let tally = fanout::deliver_pending(
         &ctx.spool,
@@ -147,7 +147,7 @@ async fn deliver(ctx: &RunnerContext, meta: &EntryMeta, job: &JobAttrs) -> anyho
 }
 
 /// How the copies of this job are made.
-fn copies(
+async fn copies(
     ctx: &RunnerContext,
     meta: &EntryMeta,
     job: &JobAttrs,
@@ -194,7 +194,7 @@ fn copies(
     // `isdigest`): its copies differ only in their VERP envelope sender.
     let personalizer = match job.kind {
         JobKind::Digest => None,
-        _ => personalizer(ctx, &list, &body),
+        _ => personalizer(ctx, &list, &body).await?,
     };
     Ok(Copies::Personalized(Box::new(Personalized {
         list,
@@ -213,18 +213,22 @@ fn copies(
 
 /// The renderer for a personalized job, or `None` (copies go out as stored) when the list is
 /// gone or the body does not parse.
-fn personalizer(ctx: &RunnerContext, list: &ListAddress, body: &[u8]) -> Option<Personalizer> {
+async fn personalizer(
+    ctx: &RunnerContext,
+    list: &ListAddress,
+    body: &[u8],
+) -> anyhow::Result<Option<Personalizer>> {
     let snapshot = ctx.directory.snapshot();
     let Some(info) = snapshot.list(list) else {
         warn!("the list is gone; sending the copies without per-recipient decoration");
-        return None;
+        return Ok(None);
     };
-    let context = ctx.posting.context(&info, snapshot.change_counter);
-    match Personalizer::new(body, &context) {
+    let context = ctx.posting.context(&info, snapshot.change_counter).await?;
+    Ok(match Personalizer::new(body, &context) {
         Ok(personalizer) => Some(personalizer),
         Err(err) => {
             warn!(error = %err, "cannot prepare per-recipient copies; sending the body as stored");
             None
         }
-    }
+    })
 }

@@ -1,20 +1,19 @@
-//! The archivers' HTTP client: one POST with a deadline, over HTTP or HTTPS (rustls with the
-//! ring provider and the Mozilla roots of `webpki-roots`), HTTP/1.1, connections reused. It
-//! reports what happened and decides nothing: [`super::hyperkitty`] classifies the answer.
+//! The daemon's outgoing HTTP client: one request with a deadline, over HTTP or HTTPS (rustls
+//! with the ring provider and the Mozilla roots of `webpki-roots`), HTTP/1.1, connections
+//! reused. Its callers: the HyperKitty archiver's POSTs ([`crate::archive::hyperkitty`]) and
+//! the GET of a template override's `http(s):` URI ([`crate::admin`]). It reports what
+//! happened and decides nothing: the callers classify the answer.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Request, StatusCode};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-
-/// The most of an answer's body that is read (HyperKitty answers with a small JSON object).
-const MAX_ANSWER: usize = 64 << 10;
 
 /// How a request failed before an HTTP status came back, or while its body was read.
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +34,10 @@ pub enum TransportError {
 pub struct Answer {
     /// The status code.
     pub status: StatusCode,
-    /// The body, at most [`MAX_ANSWER`] bytes of it.
+    /// The body, at most the `max_body` the caller gave (longer bodies are cut there).
     pub body: Vec<u8>,
+    /// Whether the body was longer than `max_body`.
+    pub truncated: bool,
 }
 
 type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -61,15 +62,35 @@ fn client() -> &'static HttpsClient {
     })
 }
 
-/// POSTs `body` to `url` with `headers`; the whole exchange (connecting, sending, reading the
-/// answer) must end within `timeout`.
+/// POSTs `body` to `url` with `headers`; the whole exchange (connecting, sending, reading at
+/// most `max_body` bytes of the answer) must end within `timeout`.
 pub async fn post(
     url: &str,
     headers: &[(&str, &str)],
     body: Vec<u8>,
     timeout: Duration,
+    max_body: usize,
 ) -> Result<Answer, TransportError> {
-    let mut request = Request::post(url);
+    send(Request::post(url), headers, body, timeout, max_body).await
+}
+
+/// GETs `url` with `headers`, as [`post`] does.
+pub async fn get(
+    url: &str,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+    max_body: usize,
+) -> Result<Answer, TransportError> {
+    send(Request::get(url), headers, Vec::new(), timeout, max_body).await
+}
+
+async fn send(
+    mut request: hyper::http::request::Builder,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+    timeout: Duration,
+    max_body: usize,
+) -> Result<Answer, TransportError> {
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -82,12 +103,27 @@ pub async fn post(
             .await
             .map_err(|e| TransportError::Connect(error_chain(&e)))?;
         let status = response.status();
-        let body = Limited::new(response.into_body(), MAX_ANSWER)
-            .collect()
-            .await
-            .map(|b| b.to_bytes().to_vec())
-            .unwrap_or_default();
-        Ok(Answer { status, body })
+        // Read up to one byte more than wanted: that tells a body that fits from one cut.
+        let mut incoming = response.into_body();
+        let mut body = Vec::new();
+        while body.len() <= max_body {
+            match incoming.frame().await {
+                None => break,
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        body.extend_from_slice(&data);
+                    }
+                }
+                Some(Err(e)) => return Err(TransportError::Connect(error_chain(&e))),
+            }
+        }
+        let truncated = body.len() > max_body;
+        body.truncate(max_body);
+        Ok(Answer {
+            status,
+            body,
+            truncated,
+        })
     };
     tokio::time::timeout(timeout, exchange)
         .await
