@@ -87,6 +87,18 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let spool = settings.open_spool()?;
     let report = spool.recover().context("spool recovery failed")?;
     info!(?report, "spool recovered");
+    // Digests this node was sending when it stopped are sent again now, not after the
+    // claim's lease (their jobs derive from the digest, so none is queued twice).
+    let released = store
+        .release_digest_claims(&settings.site.node)
+        .await
+        .context("cannot release this node's digest claims")?;
+    if released > 0 {
+        info!(
+            digests = released,
+            "taking back the digests this node was sending"
+        );
+    }
     let directory = Directory::load(&store).await?;
     let prometheus = crate::http::install_metrics();
 

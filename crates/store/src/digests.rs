@@ -302,6 +302,22 @@ impl Store {
         Ok(Some(issue))
     }
 
+    /// Gives up `node`'s claims on digests not yet sent (the node restarted: what it was
+    /// sending is sent again); how many.
+    pub async fn release_digest_claims(&self, node: &str) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let released = sqlx::query(
+            "UPDATE digest_issue SET claimed_by = NULL, claimed_at = NULL \
+             WHERE claimed_by = $1 AND sent_at IS NULL",
+        )
+        .bind(node)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(released)
+    }
+
     /// The posts of a digest not yet sent, in the order they were added (none once sent).
     pub async fn digest_posts(&self, issue: Uuid) -> Result<Vec<Vec<u8>>> {
         let rows = sqlx::query(

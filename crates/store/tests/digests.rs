@@ -121,6 +121,11 @@ async fn posts_accumulate_once_and_close_into_one_digest(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(taken.map(|i| i.id), Some(issue.id));
+    // node-b restarts: its claim is given up, and the digest can be claimed at once.
+    assert_eq!(store.release_digest_claims("node-a").await.unwrap(), 0);
+    assert_eq!(store.release_digest_claims("node-b").await.unwrap(), 1);
+    let again = store.claim_digest("node-b", lease).await.unwrap();
+    assert_eq!(again.map(|i| i.id), Some(issue.id));
 
     store.digest_sent(&issue).await.unwrap();
     assert!(store.digest_posts(issue.id).await.unwrap().is_empty());
