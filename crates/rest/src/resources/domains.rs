@@ -178,14 +178,7 @@ pub async fn domain_lists<B: Backend>(
     Path(host): Path<String>,
     params: Params,
 ) -> ApiResult<Response> {
-    params.check(&[], &["advertised"])?;
-    let only_advertised = params.flag("advertised")?.unwrap_or(false);
     let domain = find(&backend, &host).await?;
-    let mut views = backend.lists(Some(&domain.mail_host)).await?;
-    if only_advertised {
-        views.retain(|v| v.list.settings.advertised);
-    }
-    let (start, total, views) = page.slice(views);
-    let entries = views.iter().map(|v| lists::list_json(&links, v)).collect();
-    Ok(ok(collection(start, total, entries)))
+    let views = backend.lists(Some(&domain.mail_host)).await?;
+    lists::listing(&links, page, &params, views)
 }

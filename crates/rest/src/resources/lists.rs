@@ -81,14 +81,23 @@ pub async fn all<B: Backend>(
     page: Page,
     params: Params,
 ) -> ApiResult<Response> {
+    listing(&links, page, &params, backend.lists(None).await?)
+}
+
+/// A collection of lists (all, or a domain's): `advertised=true` keeps only the advertised
+/// ones, as Mailman's `_filter_lists` does; no other parameter is taken.
+pub(crate) fn listing(
+    links: &Links,
+    page: Page,
+    params: &Params,
+    mut views: Vec<ListView>,
+) -> ApiResult<Response> {
     params.check(&[], &["advertised"])?;
-    let only_advertised = params.flag("advertised")?.unwrap_or(false);
-    let mut views = backend.lists(None).await?;
-    if only_advertised {
+    if params.flag("advertised")?.unwrap_or(false) {
         views.retain(|v| v.list.settings.advertised);
     }
     let (start, total, views) = page.slice(views);
-    let entries = views.iter().map(|v| list_json(&links, v)).collect();
+    let entries = views.iter().map(|v| list_json(links, v)).collect();
     Ok(ok(collection(start, total, entries)))
 }
 
