@@ -635,22 +635,18 @@ impl mailcast_rest::Backend for Api {
             (Some(user), Some(password)) => Some((user.to_string(), password.to_string())),
             _ => None,
         };
-        let lower = uri.to_ascii_lowercase();
-        let source = if lower.starts_with("http://") || lower.starts_with("https://") {
-            Source::Url {
-                url: uri.to_string(),
-                credentials,
+        let source = match Source::from_location(uri.to_string(), credentials) {
+            Source::File(_) if username.is_some() && password.is_some() => {
+                return Err(Failure::Invalid(format!(
+                    "credentials are for http: and https: template URIs, not {uri:?}"
+                )));
             }
-        } else if credentials.is_some() {
-            return Err(Failure::Invalid(format!(
-                "credentials are for http: and https: template URIs, not {uri:?}"
-            )));
-        } else if uri.starts_with("file:") || uri.starts_with('/') {
-            Source::File(uri.to_string())
-        } else {
-            return Err(Failure::Invalid(format!(
-                "mailcast reads template URIs from file:, http: and https: URLs (not {uri:?})"
-            )));
+            Source::File(_) if !(uri.starts_with("file:") || uri.starts_with('/')) => {
+                return Err(Failure::Invalid(format!(
+                    "mailcast reads template URIs from file:, http: and https: URLs (not {uri:?})"
+                )));
+            }
+            source => source,
         };
         self.admin
             .set_template(scope, name, source)

@@ -39,6 +39,22 @@ pub enum Source {
     Text(String),
 }
 
+impl Source {
+    /// Where a location given by a person (the CLI) or a client (`/uris`) points: an
+    /// `http:` or `https:` URL (scheme in any case) is fetched, anything else is a file.
+    pub fn from_location(location: String, credentials: Option<(String, String)>) -> Source {
+        let lower = location.get(..8).unwrap_or(&location).to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            Source::Url {
+                url: location,
+                credentials,
+            }
+        } else {
+            Source::File(location)
+        }
+    }
+}
+
 impl Admin {
     /// Sets an override of template `name` for `scope`.
     pub async fn set_template(

@@ -38,15 +38,7 @@ pub async fn run(settings: Settings, cmd: TemplatesCommand) -> anyhow::Result<()
             let scope = scope(&s)?;
             let source = match (source, text) {
                 (_, Some(text)) => Source::Text(text),
-                (Some(location), None)
-                    if location.starts_with("http://") || location.starts_with("https://") =>
-                {
-                    Source::Url {
-                        url: location,
-                        credentials: None,
-                    }
-                }
-                (Some(location), None) => Source::File(location),
+                (Some(location), None) => Source::from_location(location, None),
                 (None, None) => anyhow::bail!("give a file or --text"),
             };
             admin.set_template(&scope, &name, source).await?;
